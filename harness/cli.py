@@ -1,0 +1,86 @@
+"""The `portability` command: parsing only; the work is done by harness.runner."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from harness import __version__
+from harness.compare import compare
+from harness.config import load_run_config
+from harness.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_SAME, PortabilityError
+from harness.results import read_results
+
+
+def _fail(error: PortabilityError) -> None:
+    click.echo(f"portability: error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="portability")
+def main() -> None:
+    """Prove that a Django project's ORM code behaves the same on every database it supports."""
+
+
+@main.command(context_settings={"ignore_unknown_options": False})
+@click.option("--project-dir", default=".", show_default=True, help="The Django project (put on sys.path like manage.py's folder).")
+@click.option("--settings", help="Django settings module (default: [tool.portability] settings, DJANGO_SETTINGS_MODULE, the pytest config).")
+@click.option("--backends", help="Comma-separated targets: sqlite, postgresql, mysql, mariadb (default: all configured).")
+@click.option("--url", "urls", multiple=True, metavar="TARGET=URL", help="Database URL of a target (repeatable).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Backends run at once (default: all).")
+@click.option("--timeout", type=click.FloatRange(min=1), help="Stop a backend's run after this many seconds (default 3600).")
+@click.option("--results-dir", type=click.Path(file_okay=False), help="Keep each backend's results file (JSON lines) here.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results_dir, pytest_args) -> None:
+    """Run the project's tests on every backend and report every outcome that differs.
+
+    Arguments after `--` go to pytest (test selection, -k, -x).
+    """
+    from harness.runner import run as run_suite
+
+    console = Console(highlight=False)
+    try:
+        config = load_run_config(
+            project_dir=project_dir, settings=settings, backends=backends, urls=list(urls),
+            jobs=jobs, json_path=json_path, pytest_args=list(pytest_args), timeout=timeout,
+        )
+        code = run_suite(config, console, Path(results_dir) if results_dir else None)
+    except PortabilityError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        click.echo("portability: interrupted; this run's test databases were dropped", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("results", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), help="Read every *.jsonl file in this folder.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
+def report(results, results_dir, json_path) -> None:
+    """Merge results files written by `pytest --portability-results` (one per backend) into one report."""
+    from harness.backends import status_from_results
+    from harness.report.json_report import write_json_report
+    from harness.report.terminal import render_backends, render_findings
+
+    console = Console(highlight=False)
+    paths = list(results) + (sorted(results_dir.glob("*.jsonl")) if results_dir else [])
+    try:
+        if not paths:
+            raise PortabilityError(detail="no results files: pass RESULTS... or --results-dir DIR")
+        files = [read_results(path) for path in paths]
+    except PortabilityError as error:
+        _fail(error)
+    comparison = compare(files)
+    backends = [status_from_results(results_file) for results_file in files]
+    code = EXIT_FINDINGS if comparison.findings else EXIT_SAME
+    render_backends(console, backends)
+    render_findings(console, comparison)
+    if json_path:
+        write_json_report(json_path, backends, comparison, code)
+    sys.exit(code)

@@ -1,0 +1,80 @@
+"""Turn results files into an outcome matrix and findings; knows nothing of how they were made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.findings import Finding
+from harness.results import ERROR, FAILED, PASSED, XFAILED, XPASSED, TestResult, WorkerResults
+
+GOOD_OUTCOMES = frozenset({PASSED, XFAILED, XPASSED})
+BAD_OUTCOMES = frozenset({FAILED, ERROR})
+
+
+@dataclass
+class Comparison:
+    """The outcome of every test on every backend that ran, and what differs."""
+
+    backends: list[str]
+    matrix: dict[str, dict[str, TestResult]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def compare(results: list[WorkerResults]) -> Comparison:
+    """Compare the results of one suite on several backends."""
+    comparison = Comparison(backends=[worker.target for worker in results])
+    broken_setup = {worker.target for worker in results if worker.setup_failures}
+    for worker in results:
+        comparison.matrix.update({nodeid: {} for nodeid in worker.tests if nodeid not in comparison.matrix})
+    for worker in results:
+        collection_errors = [test for test in worker.tests.values() if test.outcome == ERROR and "::" not in test.nodeid]
+        for nodeid, row in comparison.matrix.items():
+            result = worker.tests.get(nodeid) or _collection_error_for(nodeid, collection_errors)
+            if result is not None:
+                row[worker.target] = result
+    for worker in results:
+        for failure in worker.setup_failures:
+            comparison.findings.append(_setup_failure_finding(worker, failure))
+    for nodeid, row in comparison.matrix.items():
+        considered = {
+            backend: result for backend, result in row.items()
+            if not (backend in broken_setup and result.outcome == ERROR)
+        }
+        outcomes = {result.outcome for result in considered.values()}
+        if outcomes & GOOD_OUTCOMES and outcomes & BAD_OUTCOMES:
+            comparison.findings.append(_divergence_finding(nodeid, considered))
+    return comparison
+
+
+def _collection_error_for(nodeid: str, errors: list[TestResult]) -> TestResult | None:
+    """A test module that failed to import on one backend fails every test in it there."""
+    for error in errors:
+        if nodeid.startswith(error.nodeid + "::"):
+            return TestResult(nodeid=nodeid, outcome=ERROR, message=f"collection error: {error.message}")
+    return None
+
+
+def _divergence_finding(nodeid: str, row: dict[str, TestResult]) -> Finding:
+    good = sorted(backend for backend, result in row.items() if result.outcome in GOOD_OUTCOMES)
+    bad = sorted(backend for backend, result in row.items() if result.outcome in BAD_OUTCOMES)
+    location = next((result.location for result in row.values() if result.location), None)
+    return Finding(
+        kind="outcome_divergence",
+        test=nodeid,
+        location=location,
+        message=f"passes on {', '.join(good)} but fails on {', '.join(bad)}",
+        backends={backend: {"outcome": result.outcome, "message": result.message} for backend, result in row.items()},
+    )
+
+
+def _setup_failure_finding(worker: WorkerResults, failure: dict) -> Finding:
+    where = f"migration {failure['migration']}" if failure.get("migration") else "test database setup"
+    if failure.get("operation"):
+        where += f" ({failure['operation']})"
+    return Finding(
+        kind="setup_failure",
+        location=failure.get("location"),
+        message=f"{where} failed on {worker.target}; its tests could not run there",
+        backends={worker.target: {"outcome": ERROR, "message": failure.get("error", "")}},
+        details={"migration": failure.get("migration"), "operation": failure.get("operation")},
+    )

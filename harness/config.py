@@ -1,0 +1,250 @@
+"""Configuration: ``[tool.portability]`` in pyproject.toml, then environment, then CLI flags.
+
+Database URLs are parsed here, and this is the one place that knows how to hide a
+password: every URL shown to a user goes through :func:`mask_url`.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+from harness.errors import ConfigError, MalformedUrlError, SettingsError
+from harness.vendors import Vendor, known_targets, vendor_for_target
+
+dj_database_url.register("mariadb", "django.db.backends.mysql")
+
+ENV_URL_TEMPLATE = "PORTABILITY_{target}_URL"
+ENV_SETTINGS = "DJANGO_SETTINGS_MODULE"
+DEFAULT_DATABASE_NAME = "portability"
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@?#]*):(?P<password>[^@/?#]*)@")
+
+
+def mask_url(url: str) -> str:
+    """Return the URL with any password replaced by ``***``."""
+    return _PASSWORD_IN_URL.sub(lambda m: f"{m.group('head')}:***@", url)
+
+
+def env_url_name(target: str) -> str:
+    return ENV_URL_TEMPLATE.format(target=target.upper())
+
+
+@dataclass(frozen=True)
+class Target:
+    """A named backend and the connection settings the harness uses for it."""
+
+    name: str
+    url: str
+    url_source: str
+    database: dict[str, Any] = field(compare=False)
+
+    @property
+    def vendor(self) -> type[Vendor]:
+        return vendor_for_target(self.name)
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+
+def parse_target_url(target: str, url: str) -> dict[str, Any]:
+    """Parse a database URL into Django settings, checking it fits the target."""
+    vendor = vendor_for_target(target)
+    masked = mask_url(url)
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        raise MalformedUrlError(target=target, url=masked, reason="expected SCHEME://[USER[:PASSWORD]@]HOST[:PORT]/NAME")
+    if scheme not in vendor.url_schemes:
+        raise MalformedUrlError(
+            target=target, url=masked,
+            reason=f"scheme {scheme!r} does not fit this target; use {vendor.url_schemes[0]}://",
+        )
+    try:
+        database = dj_database_url.parse(url)
+    except (ValueError, dj_database_url.ParseError) as error:
+        reason = str(error).split(".")[0] or type(error).__name__
+        raise MalformedUrlError(target=target, url=masked, reason=reason) from None
+    if database["ENGINE"] != vendor.engine:
+        raise MalformedUrlError(target=target, url=masked, reason=f"this URL selects {database['ENGINE']}")
+    if vendor.is_server:
+        if not database.get("HOST"):
+            raise MalformedUrlError(target=target, url=masked, reason="no host given")
+        database["NAME"] = database.get("NAME") or DEFAULT_DATABASE_NAME
+    return database
+
+
+def read_pyproject(project_dir: Path) -> dict[str, Any]:
+    """Return the ``[tool.portability]`` table of the project's pyproject.toml (or {})."""
+    path = project_dir / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(detail=f"{path} is not valid TOML: {error}") from None
+    table = data.get("tool", {}).get("portability", {})
+    if not isinstance(table, dict):
+        raise ConfigError(detail=f"{path}: [tool.portability] must be a table")
+    return table
+
+
+# Where a pytest configuration can live, and the section that holds it.
+PYTEST_CONFIG_FILES = (
+    ("pytest.ini", "pytest"),
+    (".pytest.ini", "pytest"),
+    ("pyproject.toml", "tool.pytest.ini_options"),
+    ("tox.ini", "pytest"),
+    ("setup.cfg", "tool:pytest"),
+)
+
+
+def read_pytest_ini(project_dir: Path) -> dict[str, str] | None:
+    """Return the project's pytest ini options, or None when it has no pytest config."""
+    for filename, section in PYTEST_CONFIG_FILES:
+        path = project_dir / filename
+        if not path.is_file():
+            continue
+        if filename == "pyproject.toml":
+            try:
+                data = tomllib.loads(path.read_text())
+            except tomllib.TOMLDecodeError:
+                continue
+            tool = data.get("tool", {}).get("pytest", {})
+            options = tool.get("ini_options")
+            if options is not None:
+                return {key: str(value) for key, value in options.items()}
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path)
+        except configparser.Error:
+            continue
+        if parser.has_section(section):
+            return dict(parser.items(section))
+        if filename in ("pytest.ini", ".pytest.ini"):
+            return {}
+    return None
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs, with where each setting came from."""
+
+    project_dir: Path
+    settings: str
+    settings_source: str
+    targets: list[Target]
+    requested: list[str]
+    test_paths: list[str]
+    pytest_args: list[str]
+    jobs: int
+    timeout: float
+    probe_timeout: float
+    json_path: Path | None
+    has_pytest_config: bool
+
+
+def resolve_settings(project_dir: Path, cli_value: str | None, table: dict[str, Any]) -> tuple[str, str]:
+    """Pick the settings module: --settings, [tool.portability], env, then the pytest config."""
+    if cli_value:
+        return cli_value, "--settings"
+    if table.get("settings"):
+        return str(table["settings"]), "pyproject.toml [tool.portability]"
+    if os.environ.get(ENV_SETTINGS):
+        return os.environ[ENV_SETTINGS], ENV_SETTINGS
+    ini = read_pytest_ini(project_dir) or {}
+    if ini.get("DJANGO_SETTINGS_MODULE"):
+        return ini["DJANGO_SETTINGS_MODULE"].strip(), "pytest configuration"
+    raise SettingsError(
+        detail="no Django settings module found: pass --settings MODULE, set "
+        "[tool.portability] settings or DJANGO_SETTINGS_MODULE"
+    )
+
+
+def split_names(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else value
+    return [item.strip() for item in items if item.strip()]
+
+
+def resolve_targets(table: dict[str, Any], cli_urls: list[str], requested: list[str]) -> list[Target]:
+    """Build every target to consider, each with its URL and where that URL came from."""
+    for name in requested:
+        vendor_for_target(name)
+    urls: dict[str, tuple[str, str]] = {}
+    pyproject_urls = table.get("urls", {})
+    if not isinstance(pyproject_urls, dict):
+        raise ConfigError(detail="[tool.portability.urls] must be a table of TARGET = URL")
+    for name, url in pyproject_urls.items():
+        vendor_for_target(name)
+        urls[name] = (str(url), "pyproject.toml")
+    for name in known_targets():
+        env_value = os.environ.get(env_url_name(name))
+        if env_value:
+            urls[name] = (env_value, env_url_name(name))
+    for item in cli_urls:
+        name, sep, url = item.partition("=")
+        if not sep or not url:
+            raise ConfigError(detail=f"--url expects TARGET=URL, got {mask_url(item)!r}")
+        vendor_for_target(name.strip())
+        urls[name.strip()] = (url.strip(), "--url")
+    names = requested or split_names(table.get("backends")) or known_targets()
+    targets = []
+    for name in names:
+        vendor = vendor_for_target(name)
+        url, source = urls.get(name, (vendor.default_url, "default"))
+        targets.append(Target(name=name, url=url, url_source=source, database=parse_target_url(name, url)))
+    return targets
+
+
+def load_run_config(
+    *,
+    project_dir: str,
+    settings: str | None,
+    backends: str | None,
+    urls: list[str],
+    jobs: int | None,
+    json_path: str | None,
+    pytest_args: list[str],
+    timeout: float | None = None,
+) -> RunConfig:
+    """Merge pyproject, environment and CLI into a RunConfig (later sources win)."""
+    root = Path(project_dir).resolve()
+    if not root.is_dir():
+        raise ConfigError(detail=f"--project-dir {project_dir!r} is not a directory")
+    table = read_pyproject(root)
+    settings_module, settings_source = resolve_settings(root, settings, table)
+    requested = split_names(backends)
+    targets = resolve_targets(table, urls, requested)
+    test_paths = [] if _selects_tests(root, pytest_args) else split_names(table.get("tests"))
+    return RunConfig(
+        project_dir=root,
+        settings=settings_module,
+        settings_source=settings_source,
+        targets=targets,
+        requested=requested,
+        test_paths=test_paths,
+        pytest_args=list(pytest_args),
+        jobs=max(1, jobs or int(table.get("jobs", 0)) or len(targets)),
+        timeout=float(timeout or table.get("timeout", 3600)),
+        probe_timeout=float(table.get("probe_timeout", 3)),
+        json_path=Path(json_path) if json_path else None,
+        has_pytest_config=read_pytest_ini(root) is not None,
+    )
+
+
+def _selects_tests(root: Path, pytest_args: list[str]) -> bool:
+    """Does the user's pytest argument list name test paths (so the configured ones are dropped)?"""
+    return any(
+        not arg.startswith("-") and (root / arg.split("::")[0]).exists() for arg in pytest_args
+    )

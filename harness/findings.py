@@ -1,0 +1,56 @@
+"""One model for everything the harness reports, with stable codes users can ignore by."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FindingKind:
+    code: str
+    kind: str
+    summary: str
+    hint: str
+
+
+# Every kind of finding, by name. Codes never change meaning; later issues add kinds here.
+KINDS: dict[str, FindingKind] = {
+    kind.kind: kind
+    for kind in (
+        FindingKind(
+            "PT101", "outcome_divergence",
+            "a test passes on some backends and fails or errors on others",
+            "the failure message per backend names the query or assertion that behaves differently",
+        ),
+        FindingKind(
+            "PT102", "setup_failure",
+            "the test database could not be created or migrated on a backend",
+            "run the failing migration alone against that backend (`manage.py migrate APP NAME`) to see the full error",
+        ),
+    )
+}
+
+
+@dataclass
+class Finding:
+    """A reported difference, with the evidence per backend."""
+
+    kind: str
+    message: str
+    backends: dict[str, dict[str, Any]]
+    test: str | None = None
+    location: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return KINDS[self.kind].code
+
+    @property
+    def hint(self) -> str:
+        return KINDS[self.kind].hint
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {"code": self.code, **data, "hint": self.hint}

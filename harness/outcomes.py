@@ -1,0 +1,65 @@
+"""Fold pytest's per-phase reports into one outcome and a one-line message per test."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from harness.results import ERROR, FAILED, PASSED, SKIPPED, XFAILED, XPASSED
+
+MAX_MESSAGE = 1000
+
+
+def fold_outcome(reports: Sequence[pytest.TestReport]) -> tuple[str, str]:
+    """Return (outcome, message) for one test from its setup/call/teardown reports.
+
+    A test can have several call reports (unittest subtests); any failure among them fails the test.
+    """
+    outcome, message = PASSED, ""
+    for report in reports:
+        if outcome in (FAILED, ERROR):
+            break
+        expected_failure = hasattr(report, "wasxfail")
+        if report.failed:
+            outcome = FAILED if report.when == "call" else ERROR
+            prefix = "" if report.when == "call" else f"error in {report.when}: "
+            message = prefix + describe_failure(report)
+        elif report.skipped and (report.when == "setup" or report.when == "call"):
+            outcome = XFAILED if expected_failure else SKIPPED
+            message = report.wasxfail if expected_failure else describe_failure(report)
+        elif report.when == "call" and expected_failure:
+            outcome = XPASSED
+    return outcome, message
+
+
+def describe_failure(report: pytest.BaseReport) -> str:
+    """The failure as one line: the exception and where the project's code raised it, or the skip reason."""
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        text = str(longrepr[2]).removeprefix("Skipped: ")
+    elif getattr(longrepr, "reprcrash", None) is not None:
+        text = longrepr.reprcrash.message
+        location = _project_location(longrepr)
+        if location:
+            text = f"{text} ({location})"
+    else:
+        lines = str(longrepr).strip().splitlines()
+        text = lines[-1] if lines else ""
+    return " ".join(text.split())[:MAX_MESSAGE]
+
+
+def _project_location(longrepr: object) -> str | None:
+    """path:line of the innermost traceback entry in the project's own code."""
+    entries = getattr(getattr(longrepr, "reprtraceback", None), "reprentries", [])
+    for entry in reversed(entries):
+        location = getattr(entry, "reprfileloc", None)
+        if location is not None and not _is_library(location.path):
+            return f"{location.path}:{location.lineno}"
+    return None
+
+
+def _is_library(path: str) -> bool:
+    return "site-packages" in path or "/lib/python3" in path

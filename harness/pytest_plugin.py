@@ -1,0 +1,259 @@
+"""The harness's pytest plugin: inert unless ``--portability-target`` is given.
+
+With a target, it points every Django ``DATABASES`` alias at that target (test
+databases get a run-unique name) and, with ``--portability-results``, streams one
+JSON line per test. ``portability run`` starts one pytest per target with it; a
+tox env or CI job can do the same with plain ``pytest`` and merge the files later.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cleanup import drop_leftover_test_databases
+from harness.config import Target, env_url_name, parse_target_url
+from harness.databases import databases_for_target, new_run_token
+from harness.errors import PortabilityError
+from harness.outcomes import describe_failure, fold_outcome
+from harness.probe import ServerInfo, probe
+from harness.results import ERROR, SCHEMA_VERSION, ResultsWriter
+from harness.vendors import vendor_for_target
+
+ENV_RUN_TOKEN = "PORTABILITY_RUN_TOKEN"
+
+
+@dataclass
+class PortabilityState:
+    target: Target
+    token: str
+    server: ServerInfo
+    writer: ResultsWriter | None
+    started: float = field(default_factory=time.monotonic)
+    reports: dict[str, list[pytest.TestReport]] = field(default_factory=dict)
+    setup_failure_written: bool = False
+
+
+STATE_KEY = pytest.StashKey[PortabilityState]()
+
+
+# ---------------------------------------------------------------- options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("portability", "Django ORM portability harness")
+    group.addoption(
+        "--portability-target",
+        metavar="NAME",
+        help="point every DATABASES alias at this target (sqlite, postgresql, mysql, mariadb)",
+    )
+    group.addoption(
+        "--portability-url",
+        metavar="URL",
+        help="database URL for the target (default: PORTABILITY_<TARGET>_URL, then the docker-compose default)",
+    )
+    group.addoption(
+        "--portability-results", metavar="PATH", help="stream one JSON line per test to this file"
+    )
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    name = config.getoption("portability_target")
+    results_path = config.getoption("portability_results")
+    if not name:
+        if results_path:
+            raise pytest.UsageError("--portability-results needs --portability-target NAME")
+        return
+    try:
+        target = _target_from_options(name, config.getoption("portability_url"))
+        server = probe(target)
+    except PortabilityError as error:
+        raise pytest.UsageError(f"portability: {error}") from None
+    if not server.reachable:
+        raise pytest.UsageError(
+            f"portability: target {name!r} is not reachable at {target.masked_url}: {server.reason} "
+            f"(start it with: {target.vendor.start_hint})"
+        )
+    token = os.environ.get(ENV_RUN_TOKEN) or new_run_token()
+    writer = ResultsWriter(Path(results_path)) if results_path else None
+    state = PortabilityState(target=target, token=token, server=server, writer=writer)
+    config.stash[STATE_KEY] = state
+    _point_django_at(target, token)
+    if writer:
+        import django
+
+        writer.write(
+            "header",
+            schema_version=SCHEMA_VERSION,
+            target=target.name,
+            vendor=server.vendor,
+            product=server.product,
+            server_version=server.version,
+            url=target.masked_url,
+            django_version=django.get_version(),
+            python_version=platform.python_version(),
+            started_at=time.time(),
+        )
+
+
+def _target_from_options(name: str, url: str | None) -> Target:
+    vendor = vendor_for_target(name)
+    if url:
+        source = "--portability-url"
+    elif os.environ.get(env_url_name(name)):
+        url, source = os.environ[env_url_name(name)], env_url_name(name)
+    else:
+        url, source = vendor.default_url, "default"
+    return Target(name=name, url=url, url_source=source, database=parse_target_url(name, url))
+
+
+def _point_django_at(target: Target, token: str) -> None:
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+    from asgiref.local import Local
+    from django.db import connections
+
+    try:
+        project_databases = settings.DATABASES
+    except ImproperlyConfigured as error:
+        raise pytest.UsageError(f"portability: Django settings are not configured ({error}); pass --ds MODULE") from None
+    settings.DATABASES = databases_for_target(project_databases, target, token)
+    # Forget the connection settings Django may have read before the override.
+    connections.close_all()
+    connections.__dict__.pop("settings", None)
+    connections._settings = None
+    connections._connections = Local(connections.thread_critical)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return None
+    return [
+        f"portability: target {state.target.name} = {state.server.description} "
+        f"at {state.target.masked_url} (URL from {state.target.url_source})"
+    ]
+
+
+# ---------------------------------------------------------------- collection
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    state = _CURRENT.state
+    if state and state.writer and report.failed:
+        state.writer.write(
+            "test", nodeid=report.nodeid, outcome=ERROR, duration=0.0,
+            message=describe_failure(report), location={"path": report.fspath, "line": None},
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state and state.writer:
+        state.writer.write("collection", count=len(session.items))
+
+
+# ---------------------------------------------------------------- test outcomes
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    state = _CURRENT.state
+    if state:
+        state.reports.setdefault(report.nodeid, []).append(report)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    state = _CURRENT.state
+    if not state:
+        return
+    reports = state.reports.pop(nodeid, [])
+    if state.writer and reports:
+        outcome, message = fold_outcome(reports)
+        path, line, _ = location
+        state.writer.write(
+            "test", nodeid=nodeid, outcome=outcome,
+            duration=round(sum(report.duration for report in reports), 6),
+            message=message, location={"path": path, "line": None if line is None else line + 1},
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> Any:
+    try:
+        return (yield)
+    except BaseException as error:
+        state = request.config.stash.get(STATE_KEY, None)
+        if state and state.writer and fixturedef.argname == "django_db_setup" and not state.setup_failure_written:
+            state.setup_failure_written = True
+            state.writer.write("setup_failure", **describe_setup_failure(error))
+        raise
+
+
+def describe_setup_failure(error: BaseException) -> dict[str, Any]:
+    """Name the migration and operation that failed while the test database was built."""
+    migration = operation = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name == "apply" and frame.f_code.co_filename.endswith(
+            os.path.join("migrations", "migration.py")
+        ):
+            instance, current = frame.f_locals.get("self"), frame.f_locals.get("operation")
+            if instance is not None:
+                migration = f"{instance.app_label}.{instance.name}"
+            if current is not None:
+                operation = current.describe()
+        traceback = traceback.tb_next
+    message = " ".join(f"{type(error).__module__}.{type(error).__name__}: {error}".split())
+    return {"migration": migration, "operation": operation, "error": message[:1000]}
+
+
+# ---------------------------------------------------------------- session end
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if not state:
+        return
+    # Runs after pytest-django's teardown: whatever is left (a failed setup) is dropped here.
+    try:
+        drop_leftover_test_databases(state.target, state.token)
+    except Exception as error:  # noqa: BLE001 - a cleanup problem must not hide the results
+        warnings.warn(f"portability: could not drop leftover test databases: {error}", stacklevel=1)
+    if state.writer:
+        state.writer.write("finish", exitstatus=int(exitstatus), duration=round(time.monotonic() - state.started, 3))
+        state.writer.close()
+        state.writer = None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _CURRENT.state = None
+
+
+# ---------------------------------------------------------------- state lookup
+
+
+class _Current:
+    """The active state, for hooks that receive no config object."""
+
+    state: PortabilityState | None = None
+
+
+_CURRENT = _Current()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CURRENT.state = session.config.stash.get(STATE_KEY, None)

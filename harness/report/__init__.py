@@ -1,0 +1,1 @@
+"""Renderers: each takes the backends, the comparison and findings, and writes one format."""

@@ -1,0 +1,33 @@
+"""The JSON report (``--json``); its schema is documented in docs/report-schema.md."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from harness import __version__
+from harness.backends import BackendStatus
+from harness.compare import Comparison
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def build_report(backends: list[BackendStatus], comparison: Comparison, exit_code: int) -> dict:
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "tool": {"name": "portability", "version": __version__},
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "exit_code": exit_code,
+        "backends": [backend.to_dict() for backend in backends],
+        "tests": [
+            {"nodeid": nodeid, "outcomes": {backend: result.outcome for backend, result in row.items()}}
+            for nodeid, row in sorted(comparison.matrix.items())
+        ],
+        "findings": [finding.to_dict() for finding in comparison.findings],
+    }
+
+
+def write_json_report(path: Path, backends: list[BackendStatus], comparison: Comparison, exit_code: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(build_report(backends, comparison, exit_code), indent=2) + "\n")

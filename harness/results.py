@@ -1,0 +1,131 @@
+"""The results file: one JSON object per line, streamed by a worker, read by compare.
+
+A results file is the unit that crosses machines (one per CI job and backend);
+``portability report`` merges any number of them. ``schema_version`` changes when a
+record's meaning changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from harness.errors import ResultsError
+
+SCHEMA_VERSION = 1
+
+# Outcomes a test can have; "error" covers setup/teardown and collection errors.
+PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED = "passed", "failed", "error", "skipped", "xfailed", "xpassed"
+OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED)
+
+
+class ResultsWriter:
+    """Append records to a results file, flushing each so readers can follow live."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle: IO[str] = path.open("w", encoding="utf-8")
+
+    def write(self, record_type: str, **fields: Any) -> None:
+        self._handle.write(json.dumps({"type": record_type, **fields}, default=str) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class TestResult:
+    nodeid: str
+    outcome: str
+    duration: float = 0.0
+    message: str = ""
+    location: dict[str, Any] | None = None
+
+
+@dataclass
+class WorkerResults:
+    """Everything one results file says about one target."""
+
+    path: Path
+    header: dict[str, Any] = field(default_factory=dict)
+    collected: int | None = None
+    tests: dict[str, TestResult] = field(default_factory=dict)
+    setup_failures: list[dict[str, Any]] = field(default_factory=list)
+    finish: dict[str, Any] | None = None
+
+    @property
+    def target(self) -> str:
+        return self.header.get("target", self.path.stem)
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for test in self.tests.values():
+            counts[test.outcome] = counts.get(test.outcome, 0) + 1
+        return counts
+
+    def apply(self, record: dict[str, Any]) -> None:
+        kind = record.get("type")
+        if kind == "header":
+            if record.get("schema_version") != SCHEMA_VERSION:
+                raise ResultsError(path=self.path, reason=f"schema_version {record.get('schema_version')} is not {SCHEMA_VERSION}")
+            self.header = record
+        elif kind == "collection":
+            self.collected = record["count"]
+        elif kind == "test":
+            self.tests[record["nodeid"]] = TestResult(
+                nodeid=record["nodeid"],
+                outcome=record["outcome"],
+                duration=record.get("duration", 0.0),
+                message=record.get("message", ""),
+                location=record.get("location"),
+            )
+        elif kind == "setup_failure":
+            self.setup_failures.append(record)
+        elif kind == "finish":
+            self.finish = record
+
+
+class ResultsFollower:
+    """Read a results file incrementally (while its worker still writes it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.results = WorkerResults(path=path)
+        self._offset = 0
+
+    def poll(self) -> WorkerResults:
+        path = self.results.path
+        if not path.exists():
+            return self.results
+        with path.open("rb") as handle:
+            handle.seek(self._offset)
+            while True:
+                line = handle.readline()
+                if not line.endswith(b"\n"):
+                    break  # a partial line: read it whole next time
+                self._offset += len(line)
+                if line.strip():
+                    self.results.apply(_parse_line(path, line.decode("utf-8")))
+        return self.results
+
+
+def read_results(path: Path) -> WorkerResults:
+    """Read a whole results file; a truncated last line (killed worker) is ignored."""
+    if not path.is_file():
+        raise ResultsError(path=path, reason="no such file")
+    results = ResultsFollower(path).poll()
+    if not results.header:
+        raise ResultsError(path=path, reason="no header record: is this a portability results file?")
+    return results
+
+
+def _parse_line(path: Path, line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ResultsError(path=path, reason=f"invalid JSON line: {error}") from None
+    if not isinstance(record, dict):
+        raise ResultsError(path=path, reason="a line is not a JSON object")
+    return record

@@ -1,0 +1,113 @@
+"""One `portability run` from start to finish: check, probe, execute, compare, report."""
+
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.backends import CRASHED, DRIVER_MISSING, NOT_REACHABLE, TIMED_OUT, BackendStatus, status_from_results
+from harness.compare import Comparison, compare
+from harness.config import RunConfig, Target
+from harness.errors import EXIT_FINDINGS, EXIT_SAME, BackendUnavailableError, DriverMissingError, SettingsError
+from harness.execute import Worker, preflight, run_workers
+from harness.findings import Finding
+from harness.probe import ServerInfo, probe
+from harness.report.json_report import write_json_report
+from harness.report.progress import WorkerProgress
+from harness.report.terminal import render_backends, render_findings
+from harness.results import ERROR
+
+# pytest's exit code for a usage error: the arguments after `--` were not understood.
+PYTEST_USAGE_ERROR = 4
+
+
+def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendStatus]]:
+    """Probe every target at once; a requested target that cannot run is an error."""
+    def attempt(target: Target) -> ServerInfo | DriverMissingError:
+        try:
+            return probe(target, timeout=config.probe_timeout)
+        except DriverMissingError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(config.targets) or 1) as pool:
+        answers = dict(zip(config.targets, pool.map(attempt, config.targets)))
+    ready, unavailable = [], {}
+    for target, answer in answers.items():
+        requested = target.name in config.requested
+        if isinstance(answer, DriverMissingError):
+            if requested:
+                raise answer
+            unavailable[target.name] = BackendStatus(
+                target.name, target.vendor.django_vendor, None, None, DRIVER_MISSING, target.masked_url, str(answer),
+            )
+        elif not answer.reachable:
+            if requested:
+                raise BackendUnavailableError(
+                    target=target.name, url=target.masked_url, reason=answer.reason, hint=target.vendor.start_hint,
+                )
+            unavailable[target.name] = BackendStatus(
+                target.name, answer.vendor, None, None, NOT_REACHABLE, target.masked_url,
+                f"start it with `{target.vendor.start_hint}`",
+            )
+        else:
+            ready.append(target)
+    return ready, unavailable
+
+
+def run(config: RunConfig, console: Console, results_dir: Path | None = None) -> int:
+    """Run the suite on every available target; render the report; return the exit code."""
+    preflight(config)
+    ready, unavailable = probe_targets(config)
+    console.print(f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}")
+    for target in config.targets:
+        if target.name in unavailable:
+            console.print(f"  {target.name:<11} {unavailable[target.name].status} at {target.masked_url}", markup=False)
+        else:
+            console.print(f"  {target.name:<11} {target.masked_url} (URL from {target.url_source})", markup=False)
+    holder = nullcontext(str(results_dir)) if results_dir else tempfile.TemporaryDirectory(prefix="portability-")
+    with holder as directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        with WorkerProgress(console) as progress:
+            workers = run_workers(config, ready, Path(directory), on_progress=progress.update)
+        _raise_on_pytest_usage_error(workers)
+        comparison = compare([worker.results for worker in workers if worker.results.header])
+        statuses = {**unavailable, **{worker.target.name: _status_of(worker, comparison) for worker in workers}}
+    backends = [statuses[target.name] for target in config.targets]
+    exit_code = EXIT_FINDINGS if comparison.findings else EXIT_SAME
+    render_backends(console, backends)
+    render_findings(console, comparison)
+    if config.json_path:
+        write_json_report(config.json_path, backends, comparison, exit_code)
+        console.print(f"JSON report: {config.json_path}")
+    return exit_code
+
+
+def _raise_on_pytest_usage_error(workers: list[Worker]) -> None:
+    if workers and all(worker.returncode == PYTEST_USAGE_ERROR for worker in workers):
+        lines = [line for line in workers[0].log_tail(20).splitlines() if "error" in line.lower()]
+        raise SettingsError(detail=f"pytest rejected its arguments: {(lines or ['see pytest --help'])[-1].strip()}")
+
+
+def _status_of(worker: Worker, comparison: Comparison) -> BackendStatus:
+    """The backend's status; a worker that died without results becomes a setup_failure finding."""
+    results = worker.results
+    if worker.timed_out:
+        status = status_from_results(results, TIMED_OUT, "stopped after the --timeout limit")
+    elif not results.header or results.finish is None:
+        reason = f"pytest exited with code {worker.returncode}"
+        status = status_from_results(results, CRASHED, reason)
+        status.name, status.vendor = worker.target.name, worker.target.vendor.django_vendor
+    else:
+        return status_from_results(results)
+    comparison.findings.append(
+        Finding(
+            kind="setup_failure",
+            message=f"the run on {worker.target.name} did not finish ({status.reason})",
+            backends={worker.target.name: {"outcome": ERROR, "message": worker.log_tail(3)}},
+        )
+    )
+    return status

@@ -1,0 +1,187 @@
+"""What differs between database vendors, kept as data: one declarative class per target.
+
+Modelled on Django's ``django/db/backends/*/features.py``: each fact sits under a
+question-comment, and classes register themselves by target name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from harness.errors import UnknownTargetError
+
+
+class Vendor:
+    """Facts about one kind of target. Subclasses set the class attributes."""
+
+    registry: ClassVar[dict[str, type[Vendor]]] = {}
+
+    # The target name users write in --backends and PORTABILITY_<NAME>_URL.
+    target: ClassVar[str]
+    # Django's ``connection.vendor`` for this target.
+    django_vendor: ClassVar[str]
+    # The Django ENGINE that talks to it.
+    engine: ClassVar[str]
+    # URL schemes accepted for this target (the first one is canonical).
+    url_schemes: ClassVar[tuple[str, ...]]
+    # The URL used when the user configures none: the repo's docker-compose.yml ports.
+    default_url: ClassVar[str]
+    # The importable DB-API driver module and the pip package that provides it.
+    driver_module: ClassVar[str | None] = None
+    driver_package: ClassVar[str | None] = None
+    # The command a user runs to start a local server for this target.
+    start_hint: ClassVar[str] = ""
+    # Does the target live on a server (so it can be unreachable, and test databases are swept)?
+    is_server: ClassVar[bool] = True
+    # Longest identifier (table, index, constraint name) the server accepts, in bytes.
+    max_identifier_length: ClassVar[int | None] = None
+    # Longest database name the server accepts.
+    max_database_name_length: ClassVar[int] = 63
+    # Is DDL transactional (a failed migration rolls back cleanly)?
+    transactional_ddl: ClassVar[bool] = True
+    # Connection OPTIONS used unless the target's URL sets them.
+    default_options: ClassVar[dict[str, Any]] = {}
+    # Django TEST settings used for the test databases on this target.
+    test_settings: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "target" in cls.__dict__:
+            Vendor.registry[cls.target] = cls
+
+    @classmethod
+    def product_from_version_string(cls, version_string: str) -> tuple[str, str]:
+        """Split what the server says of itself into (product, version)."""
+        match = re.match(r"[\d.]+", version_string.strip())
+        return cls.__name__, match.group(0) if match else version_string.strip()
+
+    @classmethod
+    def connect(cls, settings: dict[str, Any], timeout: float) -> Any:
+        """Open a DB-API connection to the server itself, not to any database."""
+        raise NotImplementedError
+
+    # SQL to read the server's own description of its product and version.
+    version_query: ClassVar[str] = "SELECT VERSION()"
+    # SQL listing the databases whose names match a LIKE pattern.
+    list_databases_query: ClassVar[str] = ""
+    # How to quote a database name in DDL.
+    quote_template: ClassVar[str] = '"{}"'
+
+
+class SQLite(Vendor):
+    target = "sqlite"
+    django_vendor = "sqlite"
+    engine = "django.db.backends.sqlite3"
+    url_schemes = ("sqlite",)
+    default_url = "sqlite://:memory:"
+    driver_module = "sqlite3"
+    driver_package = "pysqlite3"
+    is_server = False
+    max_identifier_length = None
+    transactional_ddl = True
+
+    @classmethod
+    def product_from_version_string(cls, version_string: str) -> tuple[str, str]:
+        return "SQLite", version_string
+
+
+class PostgreSQL(Vendor):
+    target = "postgresql"
+    django_vendor = "postgresql"
+    engine = "django.db.backends.postgresql"
+    url_schemes = ("postgres", "postgresql", "pgsql")
+    default_url = "postgres://postgres@127.0.0.1:5432/portability"
+    driver_module = "psycopg2"
+    driver_package = "psycopg2-binary"
+    start_hint = "docker compose up -d --wait postgresql"
+    # PostgreSQL silently truncates longer names (NAMEDATALEN - 1).
+    max_identifier_length = 63
+    max_database_name_length = 63
+    transactional_ddl = True
+    version_query = "SHOW server_version"
+    list_databases_query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
+    quote_template = '"{}"'
+
+    @classmethod
+    def product_from_version_string(cls, version_string: str) -> tuple[str, str]:
+        return "PostgreSQL", version_string.split()[0]
+
+    @classmethod
+    def connect(cls, settings: dict[str, Any], timeout: float) -> Any:
+        import psycopg2
+
+        connection = psycopg2.connect(
+            host=settings.get("HOST") or "127.0.0.1",
+            port=settings.get("PORT") or 5432,
+            user=settings.get("USER") or None,
+            password=settings.get("PASSWORD") or None,
+            # The maintenance database, as Django's own test-database creation uses.
+            dbname="postgres",
+            connect_timeout=max(1, int(timeout)),
+        )
+        # DROP DATABASE is refused inside a transaction block.
+        connection.autocommit = True
+        return connection
+
+
+class MySQL(Vendor):
+    target = "mysql"
+    django_vendor = "mysql"
+    engine = "django.db.backends.mysql"
+    url_schemes = ("mysql", "mysql2")
+    default_url = "mysql://root@127.0.0.1:3307/portability"
+    driver_module = "MySQLdb"
+    driver_package = "mysqlclient"
+    start_hint = "docker compose up -d --wait mysql"
+    # MySQL rejects identifiers over 64 characters.
+    max_identifier_length = 64
+    max_database_name_length = 64
+    # DDL commits implicitly: a migration that fails part-way stays half-applied.
+    transactional_ddl = False
+    # Full Unicode, the same on MySQL and MariaDB (their defaults differ by version).
+    default_options = {"charset": "utf8mb4"}
+    test_settings = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    list_databases_query = (
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
+    )
+    quote_template = "`{}`"
+
+    @classmethod
+    def product_from_version_string(cls, version_string: str) -> tuple[str, str]:
+        # A MariaDB server says so in its version string ("10.11.19-MariaDB-0+deb12u1").
+        product = "MariaDB" if "mariadb" in version_string.lower() else "MySQL"
+        match = re.match(r"[\d.]+", version_string)
+        return product, match.group(0) if match else version_string
+
+    @classmethod
+    def connect(cls, settings: dict[str, Any], timeout: float) -> Any:
+        import MySQLdb
+
+        return MySQLdb.connect(
+            host=settings.get("HOST") or "127.0.0.1",
+            port=int(settings.get("PORT") or 3306),
+            user=settings.get("USER") or "root",
+            password=settings.get("PASSWORD") or "",
+            connect_timeout=max(1, int(timeout)),
+        )
+
+
+class MariaDB(MySQL):
+    target = "mariadb"
+    url_schemes = ("mariadb", "mysql", "mysql2")
+    default_url = "mysql://root@127.0.0.1:3306/portability"
+    start_hint = "docker compose up -d --wait mariadb"
+
+
+def vendor_for_target(name: str) -> type[Vendor]:
+    """Return the vendor class registered for a target name."""
+    try:
+        return Vendor.registry[name]
+    except KeyError:
+        raise UnknownTargetError(name=name, known=", ".join(sorted(Vendor.registry))) from None
+
+
+def known_targets() -> list[str]:
+    """Target names in the order reports show them."""
+    return ["sqlite", "postgresql", "mysql", "mariadb"]
