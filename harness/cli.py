@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from harness import __version__
 from harness.compare import compare
 from harness.config import load_run_config
 from harness.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_SAME, PortabilityError
+from harness.report.terminal import make_console
 from harness.results import read_results
 
 
@@ -43,7 +43,7 @@ def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results
     """
     from harness.runner import run as run_suite
 
-    console = Console(highlight=False)
+    console = make_console()
     try:
         config = load_run_config(
             project_dir=project_dir, settings=settings, backends=backends, urls=list(urls),
@@ -68,7 +68,7 @@ def report(results, results_dir, json_path) -> None:
     from harness.report.json_report import write_json_report
     from harness.report.terminal import render_backends, render_findings
 
-    console = Console(highlight=False)
+    console = make_console()
     paths = list(results) + (sorted(results_dir.glob("*.jsonl")) if results_dir else [])
     try:
         if not paths:
@@ -84,3 +84,7 @@ def report(results, results_dir, json_path) -> None:
     if json_path:
         write_json_report(json_path, backends, comparison, code)
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

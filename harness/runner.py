@@ -51,7 +51,7 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
                 )
             unavailable[target.name] = BackendStatus(
                 target.name, answer.vendor, None, None, NOT_REACHABLE, target.masked_url,
-                f"start it with `{target.vendor.start_hint}`",
+                f"{answer.reason}; start it with `{target.vendor.start_hint}`",
             )
         else:
             ready.append(target)
@@ -62,7 +62,9 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
     """Run the suite on every available target; render the report; return the exit code."""
     preflight(config)
     ready, unavailable = probe_targets(config)
-    console.print(f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}")
+    console.print(
+        f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}", markup=False
+    )
     for target in config.targets:
         if target.name in unavailable:
             console.print(f"  {target.name:<11} {unavailable[target.name].status} at {target.masked_url}", markup=False)

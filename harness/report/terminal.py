@@ -10,33 +10,48 @@ from harness.backends import RAN, BackendStatus
 from harness.compare import Comparison
 from harness.results import ERROR, FAILED, PASSED, SKIPPED, XFAILED, XPASSED
 
-STATUS_STYLE = {RAN: "green"}
+COUNT_COLUMNS = (("passed", (PASSED,)), ("failed", (FAILED,)), ("errors", (ERROR,)),
+                 ("skipped", (SKIPPED,)), ("xfail", (XFAILED, XPASSED)))
+
+
+def make_console() -> Console:
+    """A console that keeps tables readable in CI logs, where there is no terminal width."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 120
+    return console
 
 
 def render_backends(console: Console, backends: list[BackendStatus]) -> None:
     table = Table(title="Backends", title_justify="left")
-    for column in ("backend", "server", "status", "passed", "failed", "errors", "skipped", "xfail", "time"):
-        table.add_column(column, justify="right" if column in ("passed", "failed", "errors", "skipped", "xfail", "time") else "left")
+    table.add_column("backend")
+    table.add_column("server")
+    table.add_column("status")
+    for column, _ in COUNT_COLUMNS:
+        table.add_column(column, justify="right")
+    table.add_column("time", justify="right")
     for backend in backends:
-        counts = backend.counts
-        ran = bool(counts)
-        status = Text(backend.status, style=STATUS_STYLE.get(backend.status, "yellow"))
-        if backend.reason:
-            status.append(f": {backend.reason}", style="dim")
+        ran = bool(backend.counts)
         table.add_row(
             backend.name,
             backend.server,
-            status,
-            *(str(counts.get(outcome, 0)) if ran else "-" for outcome in (PASSED, FAILED, ERROR, SKIPPED)),
-            str(counts.get(XFAILED, 0) + counts.get(XPASSED, 0)) if ran else "-",
+            Text(backend.status, style="green" if backend.status == RAN else "yellow"),
+            *(str(sum(backend.counts.get(outcome, 0) for outcome in outcomes)) if ran else "-"
+              for _, outcomes in COUNT_COLUMNS),
             f"{backend.duration:.1f}s" if backend.duration is not None else "-",
         )
     console.print(table)
+    for backend in backends:
+        if backend.reason:
+            console.print(f"  {backend.name}: {backend.status} at {backend.url}: {backend.reason}", markup=False)
 
 
 def render_findings(console: Console, comparison: Comparison) -> None:
     if not comparison.findings:
-        console.print(f"[green]No findings[/]: {len(comparison.matrix)} tests behave the same on {', '.join(comparison.backends)}.")
+        console.print(
+            f"[green]No findings[/]: {len(comparison.matrix)} tests behave the same on "
+            f"{', '.join(comparison.backends)}."
+        )
         return
     console.print(f"[bold red]{len(comparison.findings)} finding(s)[/]")
     for finding in comparison.findings:
@@ -44,10 +59,11 @@ def render_findings(console: Console, comparison: Comparison) -> None:
         if finding.location and finding.location.get("path"):
             line = finding.location.get("line")
             where = f" {finding.location['path']}" + (f":{line}" if line else "")
-        subject = finding.test or ""
-        console.print(Text.assemble((f"{finding.code} {finding.kind}", "bold red"), where, " ", (subject, "bold")))
+        console.print(Text.assemble((f"{finding.code} {finding.kind}", "bold red"), where))
+        if finding.test:
+            console.print(f"  test: {finding.test}", markup=False)
         console.print(f"  {finding.message}", markup=False)
         for backend, evidence in sorted(finding.backends.items()):
             message = evidence.get("message") or ""
-            console.print(f"    {backend:<11} {evidence.get('outcome', ''):<8} {message}", markup=False, highlight=False)
+            console.print(f"    {backend:<11} {evidence.get('outcome', ''):<8} {message}", markup=False)
         console.print(f"  hint: {finding.hint}", style="dim", markup=False)

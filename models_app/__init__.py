@@ -1,0 +1,1 @@
+"""Reference Django app exercising the ORM features covered in the lecture."""

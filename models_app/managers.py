@@ -1,0 +1,34 @@
+"""Custom managers and querysets for models_app."""
+
+from django.db import models
+from django.db.models import F, Max, OuterRef, Subquery
+
+
+class DahlBookManager(models.Manager):
+    """Only the books written by Roald Dahl."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(author="Roald Dahl")
+
+
+class TimespanQuerySet(models.QuerySet):
+    def with_duration(self):
+        """Annotate each row with ``duration = end - start``, computed in SQL."""
+        return self.annotate(duration=F("end") - F("start"))
+
+
+class GradeRecordQuerySet(models.QuerySet):
+    def as_of(self, qtime):
+        """Return each student's latest grade recorded strictly before ``qtime``.
+
+        One row per name, ordered by name. Names with no record before
+        ``qtime`` are left out.
+        """
+        latest_tstamp = (
+            self.model._default_manager.filter(name=OuterRef("name"), tstamp__lt=qtime)
+            .order_by()
+            .values("name")
+            .annotate(latest=Max("tstamp"))
+            .values("latest")
+        )
+        return self.filter(tstamp=Subquery(latest_tstamp)).order_by("name")

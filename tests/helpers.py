@@ -1,0 +1,90 @@
+"""Shared helpers for the harness's own tests: write small Django projects, run the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PORTABILITY = [sys.executable, "-m", "harness.cli"]
+# The local servers the end-to-end tests use (MariaDB stands in for MySQL here).
+POSTGRESQL_URL = os.environ.get("PORTABILITY_POSTGRESQL_URL", "postgres://postgres@127.0.0.1:5432/portability")
+MARIADB_URL = os.environ.get("PORTABILITY_MARIADB_URL", "mysql://root@127.0.0.1:3306/portability")
+
+SETTINGS_TEMPLATE = """\
+SECRET_KEY = "test-only"
+INSTALLED_APPS = {apps!r}
+DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}}}
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+"""
+
+
+def write_project(root: Path, files: dict[str, str], apps: tuple[str, ...] = ("shop",)) -> Path:
+    """Write a Django project: settings.py plus the given files (dedented); return its folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "settings.py").write_text(SETTINGS_TEMPLATE.format(apps=list(apps)))
+    for app in apps:
+        (root / app).mkdir(exist_ok=True)
+        (root / app / "__init__.py").touch()
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content))
+    return root
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_portability(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> CliResult:
+    """Run the real `portability` command in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("DJANGO_SETTINGS_MODULE", None)
+    completed = subprocess.run(
+        [*PORTABILITY, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def server_urls(*targets: str) -> list[str]:
+    """--url arguments pointing the named targets at the local servers."""
+    urls = {"postgresql": POSTGRESQL_URL, "mariadb": MARIADB_URL, "mysql": MARIADB_URL}
+    args: list[str] = []
+    for target in targets:
+        if target in urls:
+            args += ["--url", f"{target}={urls[target]}"]
+    return args
+
+
+def server_test_databases(target: str) -> set[str]:
+    """Names of every ``test_%`` database on the local server behind ``target``."""
+    from harness.config import parse_target_url
+    from harness.vendors import vendor_for_target
+
+    url = POSTGRESQL_URL if target == "postgresql" else MARIADB_URL
+    vendor = vendor_for_target(target)
+    connection = vendor.connect(parse_target_url(target, url), timeout=5)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(vendor.list_databases_query, ["test\\_%"])
+        return {row[0] for row in cursor.fetchall()}
+    finally:
+        connection.close()
