@@ -124,6 +124,7 @@ def read_pytest_ini(project_dir: Path) -> dict[str, str] | None:
                 return {key: str(value) for key, value in options.items()}
             continue
         parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep DJANGO_SETTINGS_MODULE as written
         try:
             parser.read(path)
         except configparser.Error:

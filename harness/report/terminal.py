@@ -16,7 +16,7 @@ COUNT_COLUMNS = (("passed", (PASSED,)), ("failed", (FAILED,)), ("errors", (ERROR
 
 def make_console() -> Console:
     """A console that keeps tables readable in CI logs, where there is no terminal width."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal:
         console.width = 120
     return console
