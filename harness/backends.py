@@ -8,7 +8,12 @@ from typing import Any
 from harness.results import OUTCOMES, WorkerResults
 
 RAN, NOT_REACHABLE, DRIVER_MISSING, CRASHED, TIMED_OUT, SETUP_FAILED = (
-    "ran", "not reachable", "driver missing", "crashed", "timed out", "setup failed",
+    "ran",
+    "not reachable",
+    "driver missing",
+    "crashed",
+    "timed out",
+    "setup failed",
 )
 
 
@@ -30,9 +35,15 @@ class BackendStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "vendor": self.vendor, "product": self.product, "version": self.version,
-            "status": self.status, "url": self.url, "reason": self.reason,
-            "duration": self.duration, "counts": self.counts,
+            "name": self.name,
+            "vendor": self.vendor,
+            "product": self.product,
+            "version": self.version,
+            "status": self.status,
+            "url": self.url,
+            "reason": self.reason,
+            "duration": self.duration,
+            "counts": self.counts,
         }
 
 

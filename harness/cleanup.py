@@ -1,7 +1,7 @@
 """Drop the test databases a run created, and only those.
 
 Every test database name the harness makes ends with the run's unique token
-(see :func:`harness.databases.test_database_name`), so a database is dropped only
+(see :func:`harness.databases.unique_test_database_name`), so a database is dropped only
 when its name starts with ``test_`` and ends with that token.
 """
 

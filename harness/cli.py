@@ -27,14 +27,28 @@ def main() -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": False})
-@click.option("--project-dir", default=".", show_default=True, help="The Django project (put on sys.path like manage.py's folder).")
-@click.option("--settings", help="Django settings module (default: [tool.portability] settings, DJANGO_SETTINGS_MODULE, the pytest config).")
-@click.option("--backends", help="Comma-separated targets: sqlite, postgresql, mysql, mariadb (default: all configured).")
+@click.option(
+    "--project-dir",
+    default=".",
+    show_default=True,
+    help="The Django project (put on sys.path like manage.py's folder).",
+)
+@click.option(
+    "--settings",
+    help="Django settings module (default: [tool.portability] settings, DJANGO_SETTINGS_MODULE, the pytest config).",
+)
+@click.option(
+    "--backends", help="Comma-separated targets: sqlite, postgresql, mysql, mariadb (default: all configured)."
+)
 @click.option("--url", "urls", multiple=True, metavar="TARGET=URL", help="Database URL of a target (repeatable).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Backends run at once (default: all).")
-@click.option("--timeout", type=click.FloatRange(min=1), help="Stop a backend's run after this many seconds (default 3600).")
-@click.option("--results-dir", type=click.Path(file_okay=False), help="Keep each backend's results file (JSON lines) here.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=1), help="Stop a backend's run after this many seconds (default 3600)."
+)
+@click.option(
+    "--results-dir", type=click.Path(file_okay=False), help="Keep each backend's results file (JSON lines) here."
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results_dir, pytest_args) -> None:
     """Run the project's tests on every backend and report every outcome that differs.
@@ -46,8 +60,14 @@ def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results
     console = make_console()
     try:
         config = load_run_config(
-            project_dir=project_dir, settings=settings, backends=backends, urls=list(urls),
-            jobs=jobs, json_path=json_path, pytest_args=list(pytest_args), timeout=timeout,
+            project_dir=project_dir,
+            settings=settings,
+            backends=backends,
+            urls=list(urls),
+            jobs=jobs,
+            json_path=json_path,
+            pytest_args=list(pytest_args),
+            timeout=timeout,
         )
         code = run_suite(config, console, Path(results_dir) if results_dir else None)
     except PortabilityError as error:
@@ -60,8 +80,12 @@ def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results
 
 @main.command()
 @click.argument("results", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), help="Read every *.jsonl file in this folder.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
+@click.option(
+    "--results-dir", type=click.Path(file_okay=False, path_type=Path), help="Read every *.jsonl file in this folder."
+)
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here."
+)
 def report(results, results_dir, json_path) -> None:
     """Merge results files written by `pytest --portability-results` (one per backend) into one report."""
     from harness.backends import status_from_results

@@ -27,7 +27,9 @@ def compare(results: list[WorkerResults]) -> Comparison:
     for worker in results:
         comparison.matrix.update({nodeid: {} for nodeid in worker.tests if nodeid not in comparison.matrix})
     for worker in results:
-        collection_errors = [test for test in worker.tests.values() if test.outcome == ERROR and "::" not in test.nodeid]
+        collection_errors = [
+            test for test in worker.tests.values() if test.outcome == ERROR and "::" not in test.nodeid
+        ]
         for nodeid, row in comparison.matrix.items():
             result = worker.tests.get(nodeid) or _collection_error_for(nodeid, collection_errors)
             if result is not None:
@@ -37,7 +39,8 @@ def compare(results: list[WorkerResults]) -> Comparison:
             comparison.findings.append(_setup_failure_finding(worker, failure))
     for nodeid, row in comparison.matrix.items():
         considered = {
-            backend: result for backend, result in row.items()
+            backend: result
+            for backend, result in row.items()
             if not (backend in broken_setup and result.outcome == ERROR)
         }
         outcomes = {result.outcome for result in considered.values()}

@@ -61,10 +61,13 @@ def parse_target_url(target: str, url: str) -> dict[str, Any]:
     masked = mask_url(url)
     scheme, sep, _ = url.partition("://")
     if not sep:
-        raise MalformedUrlError(target=target, url=masked, reason="expected SCHEME://[USER[:PASSWORD]@]HOST[:PORT]/NAME")
+        raise MalformedUrlError(
+            target=target, url=masked, reason="expected SCHEME://[USER[:PASSWORD]@]HOST[:PORT]/NAME"
+        )
     if scheme not in vendor.url_schemes:
         raise MalformedUrlError(
-            target=target, url=masked,
+            target=target,
+            url=masked,
             reason=f"scheme {scheme!r} does not fit this target; use {vendor.url_schemes[0]}://",
         )
     try:
@@ -246,6 +249,4 @@ def load_run_config(
 
 def _selects_tests(root: Path, pytest_args: list[str]) -> bool:
     """Does the user's pytest argument list name test paths (so the configured ones are dropped)?"""
-    return any(
-        not arg.startswith("-") and (root / arg.split("::")[0]).exists() for arg in pytest_args
-    )
+    return any(not arg.startswith("-") and (root / arg.split("::")[0]).exists() for arg in pytest_args)

@@ -17,7 +17,7 @@ def new_run_token() -> str:
     return secrets.token_hex(4)
 
 
-def test_database_name(name: str, token: str, max_length: int) -> str:
+def unique_test_database_name(name: str, token: str, max_length: int) -> str:
     """``test_<name>_<token>``, shortened to fit the server's limit; the token always survives."""
     suffix = f"_{token}"
     return f"test_{name}"[: max_length - len(suffix)] + suffix
@@ -36,7 +36,7 @@ def databases_for_target(project_databases: dict[str, dict[str, Any]], target: T
             base = target.database["NAME"] if alias == "default" else f"{target.database['NAME']}_{alias}"
             settings["NAME"] = base
             test.update(vendor.test_settings)
-            test["NAME"] = test_database_name(base, token, vendor.max_database_name_length)
+            test["NAME"] = unique_test_database_name(base, token, vendor.max_database_name_length)
         else:
             settings["NAME"] = ":memory:"
         settings["TEST"] = test

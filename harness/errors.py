@@ -34,9 +34,7 @@ class MalformedUrlError(PortabilityError):
 
 
 class DriverMissingError(PortabilityError):
-    message_template = (
-        "the {driver} driver for target {target!r} is not installed: run `pip install {package}`"
-    )
+    message_template = "the {driver} driver for target {target!r} is not installed: run `pip install {package}`"
 
 
 class SettingsError(PortabilityError):

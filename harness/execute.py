@@ -67,7 +67,11 @@ def preflight(config: RunConfig) -> list[str]:
     """Import the settings in a child process; raise SettingsError with one line if that fails."""
     completed = subprocess.run(
         [sys.executable, "-m", "harness.preflight", config.settings],
-        cwd=config.project_dir, env=project_env(config), capture_output=True, text=True, timeout=120,
+        cwd=config.project_dir,
+        env=project_env(config),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = completed.stdout.strip().splitlines()
     try:
@@ -83,13 +87,20 @@ def preflight(config: RunConfig) -> list[str]:
 def pytest_command(config: RunConfig, worker: Worker) -> list[str]:
     """The pytest command line of one worker."""
     command = [
-        sys.executable, "-m", "pytest",
-        "-p", "no:cacheprovider",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
         "--color=no",
-        "--rootdir", str(config.project_dir),
-        "--ds", config.settings,
-        "--portability-target", worker.target.name,
-        "--portability-results", str(worker.results_path),
+        "--rootdir",
+        str(config.project_dir),
+        "--ds",
+        config.settings,
+        "--portability-target",
+        worker.target.name,
+        "--portability-results",
+        str(worker.results_path),
     ]
     if not config.has_pytest_config:
         # A project that only ever ran `manage.py test`: collect what Django's runner would.
@@ -113,8 +124,7 @@ def run_workers(
 ) -> list[Worker]:
     """Run one worker per target, at most ``config.jobs`` at a time; return them finished."""
     workers = [
-        Worker(target, results_dir / f"{target.name}.jsonl", results_dir / f"{target.name}.log")
-        for target in targets
+        Worker(target, results_dir / f"{target.name}.jsonl", results_dir / f"{target.name}.log") for target in targets
     ]
     pending = list(workers)
     try:
@@ -146,8 +156,11 @@ def _start(config: RunConfig, worker: Worker) -> None:
     log = worker.log_path.open("w")
     worker.process = subprocess.Popen(
         pytest_command(config, worker),
-        cwd=config.project_dir, env=worker_env(config, worker),
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        cwd=config.project_dir,
+        env=worker_env(config, worker),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         # Own process group: Ctrl-C is forwarded once, by us, so workers can clean up.
         start_new_session=True,
     )

@@ -19,12 +19,14 @@ KINDS: dict[str, FindingKind] = {
     kind.kind: kind
     for kind in (
         FindingKind(
-            "PT101", "outcome_divergence",
+            "PT101",
+            "outcome_divergence",
             "a test passes on some backends and fails or errors on others",
             "the failure message per backend names the query or assertion that behaves differently",
         ),
         FindingKind(
-            "PT102", "setup_failure",
+            "PT102",
+            "setup_failure",
             "the test database could not be created or migrated on a backend",
             "run the failing migration alone against that backend (`manage.py migrate APP NAME`) to see the full error",
         ),

@@ -18,7 +18,10 @@ def check_settings(module_name: str) -> dict:
         importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name and (module_name == error.name or module_name.startswith(error.name + ".")):
-            return {"ok": False, "error": f"settings module {module_name!r} not found: check --settings and --project-dir"}
+            return {
+                "ok": False,
+                "error": f"settings module {module_name!r} not found: check --settings and --project-dir",
+            }
         return {"ok": False, "error": f"settings module {module_name!r} failed to import: {_describe(error)}"}
     except BaseException as error:  # noqa: BLE001 - any failure in user code is reported, not raised
         return {"ok": False, "error": f"settings module {module_name!r} raised on import: {_describe(error)}"}

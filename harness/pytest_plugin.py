@@ -59,9 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         help="database URL for the target (default: PORTABILITY_<TARGET>_URL, then the docker-compose default)",
     )
-    group.addoption(
-        "--portability-results", metavar="PATH", help="stream one JSON line per test to this file"
-    )
+    group.addoption("--portability-results", metavar="PATH", help="stream one JSON line per test to this file")
 
 
 # ---------------------------------------------------------------- configuration
@@ -119,15 +117,17 @@ def _target_from_options(name: str, url: str | None) -> Target:
 
 
 def _point_django_at(target: Target, token: str) -> None:
+    from asgiref.local import Local
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
-    from asgiref.local import Local
     from django.db import connections
 
     try:
         project_databases = settings.DATABASES
     except ImproperlyConfigured as error:
-        raise pytest.UsageError(f"portability: Django settings are not configured ({error}); pass --ds MODULE") from None
+        raise pytest.UsageError(
+            f"portability: Django settings are not configured ({error}); pass --ds MODULE"
+        ) from None
     settings.DATABASES = databases_for_target(project_databases, target, token)
     # Forget the connection settings Django may have read before the override.
     connections.close_all()
@@ -153,8 +153,12 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     state = _CURRENT.state
     if state and state.writer and report.failed:
         state.writer.write(
-            "test", nodeid=report.nodeid, outcome=ERROR, duration=0.0,
-            message=describe_failure(report), location={"path": report.fspath, "line": None},
+            "test",
+            nodeid=report.nodeid,
+            outcome=ERROR,
+            duration=0.0,
+            message=describe_failure(report),
+            location={"path": report.fspath, "line": None},
         )
 
 
@@ -182,9 +186,12 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
         outcome, message = fold_outcome(reports)
         path, line, _ = location
         state.writer.write(
-            "test", nodeid=nodeid, outcome=outcome,
+            "test",
+            nodeid=nodeid,
+            outcome=outcome,
             duration=round(sum(report.duration for report in reports), 6),
-            message=message, location={"path": path, "line": None if line is None else line + 1},
+            message=message,
+            location={"path": path, "line": None if line is None else line + 1},
         )
 
 

@@ -70,7 +70,9 @@ class WorkerResults:
         kind = record.get("type")
         if kind == "header":
             if record.get("schema_version") != SCHEMA_VERSION:
-                raise ResultsError(path=self.path, reason=f"schema_version {record.get('schema_version')} is not {SCHEMA_VERSION}")
+                raise ResultsError(
+                    path=self.path, reason=f"schema_version {record.get('schema_version')} is not {SCHEMA_VERSION}"
+                )
             self.header = record
         elif kind == "collection":
             self.collected = record["count"]

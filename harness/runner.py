@@ -27,6 +27,7 @@ PYTEST_USAGE_ERROR = 4
 
 def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendStatus]]:
     """Probe every target at once; a requested target that cannot run is an error."""
+
     def attempt(target: Target) -> ServerInfo | DriverMissingError:
         try:
             return probe(target, timeout=config.probe_timeout)
@@ -34,7 +35,7 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
             return error
 
     with ThreadPoolExecutor(max_workers=len(config.targets) or 1) as pool:
-        answers = dict(zip(config.targets, pool.map(attempt, config.targets)))
+        answers = dict(zip(config.targets, pool.map(attempt, config.targets), strict=True))
     ready, unavailable = [], {}
     for target, answer in answers.items():
         requested = target.name in config.requested
@@ -42,15 +43,29 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
             if requested:
                 raise answer
             unavailable[target.name] = BackendStatus(
-                target.name, target.vendor.django_vendor, None, None, DRIVER_MISSING, target.masked_url, str(answer),
+                target.name,
+                target.vendor.django_vendor,
+                None,
+                None,
+                DRIVER_MISSING,
+                target.masked_url,
+                str(answer),
             )
         elif not answer.reachable:
             if requested:
                 raise BackendUnavailableError(
-                    target=target.name, url=target.masked_url, reason=answer.reason, hint=target.vendor.start_hint,
+                    target=target.name,
+                    url=target.masked_url,
+                    reason=answer.reason,
+                    hint=target.vendor.start_hint,
                 )
             unavailable[target.name] = BackendStatus(
-                target.name, answer.vendor, None, None, NOT_REACHABLE, target.masked_url,
+                target.name,
+                answer.vendor,
+                None,
+                None,
+                NOT_REACHABLE,
+                target.masked_url,
                 f"{answer.reason}; start it with `{target.vendor.start_hint}`",
             )
         else:

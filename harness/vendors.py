@@ -142,9 +142,7 @@ class MySQL(Vendor):
     # Full Unicode, the same on MySQL and MariaDB (their defaults differ by version).
     default_options = {"charset": "utf8mb4"}
     test_settings = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
-    list_databases_query = (
-        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
-    )
+    list_databases_query = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
     quote_template = "`{}`"
 
     @classmethod

@@ -55,7 +55,12 @@ def run_portability(*args: str, cwd: Path, env: dict[str, str] | None = None, ti
     full_env = {**os.environ, **(env or {})}
     full_env.pop("DJANGO_SETTINGS_MODULE", None)
     completed = subprocess.run(
-        [*PORTABILITY, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        [*PORTABILITY, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
 

@@ -46,5 +46,8 @@ class WorkerProgress:
             else:
                 state = "done" + (f", {bad} failed" if bad else "")
             self._progress.update(
-                self._tasks[name], total=results.collected, completed=len(results.tests), state=state,
+                self._tasks[name],
+                total=results.collected,
+                completed=len(results.tests),
+                state=state,
             )

@@ -10,8 +10,13 @@ from harness.backends import RAN, BackendStatus
 from harness.compare import Comparison
 from harness.results import ERROR, FAILED, PASSED, SKIPPED, XFAILED, XPASSED
 
-COUNT_COLUMNS = (("passed", (PASSED,)), ("failed", (FAILED,)), ("errors", (ERROR,)),
-                 ("skipped", (SKIPPED,)), ("xfail", (XFAILED, XPASSED)))
+COUNT_COLUMNS = (
+    ("passed", (PASSED,)),
+    ("failed", (FAILED,)),
+    ("errors", (ERROR,)),
+    ("skipped", (SKIPPED,)),
+    ("xfail", (XFAILED, XPASSED)),
+)
 
 
 def make_console() -> Console:
@@ -36,8 +41,10 @@ def render_backends(console: Console, backends: list[BackendStatus]) -> None:
             backend.name,
             backend.server,
             Text(backend.status, style="green" if backend.status == RAN else "yellow"),
-            *(str(sum(backend.counts.get(outcome, 0) for outcome in outcomes)) if ran else "-"
-              for _, outcomes in COUNT_COLUMNS),
+            *(
+                str(sum(backend.counts.get(outcome, 0) for outcome in outcomes)) if ran else "-"
+                for _, outcomes in COUNT_COLUMNS
+            ),
             f"{backend.duration:.1f}s" if backend.duration is not None else "-",
         )
     console.print(table)

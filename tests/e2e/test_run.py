@@ -42,8 +42,16 @@ OVERFLOW_PROJECT = {
 def run_on_all_three(project: Path, *extra: str) -> tuple[object, dict]:
     report_path = project / "report.json"
     result = run_portability(
-        "run", "--settings", "settings", "--backends", ",".join(ALL_THREE),
-        *server_urls("postgresql", "mariadb"), "--json", str(report_path), *extra, cwd=project,
+        "run",
+        "--settings",
+        "settings",
+        "--backends",
+        ",".join(ALL_THREE),
+        *server_urls("postgresql", "mariadb"),
+        "--json",
+        str(report_path),
+        *extra,
+        cwd=project,
     )
     return result, read_json(report_path) if report_path.exists() else {}
 
@@ -76,8 +84,13 @@ def test_max_length_overflow_is_an_outcome_divergence(tmp_path: Path) -> None:
 def test_models_app_behaves_the_same_everywhere(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     result = run_portability(
-        "run", "--backends", ",".join(ALL_THREE), *server_urls("postgresql", "mariadb"),
-        "--json", str(report_path), cwd=REPO,
+        "run",
+        "--backends",
+        ",".join(ALL_THREE),
+        *server_urls("postgresql", "mariadb"),
+        "--json",
+        str(report_path),
+        cwd=REPO,
     )
     assert result.returncode == 0, result.output
     report = read_json(report_path)
@@ -90,12 +103,24 @@ def test_models_app_behaves_the_same_everywhere(tmp_path: Path) -> None:
 
 
 def test_a_mysql_target_served_by_mariadb_is_reported_as_mariadb(tmp_path: Path) -> None:
-    project = write_project(tmp_path / "clean", {"shop/tests.py": OVERFLOW_PROJECT["shop/tests.py"].replace(
-        "test_code_longer_than_max_length", "skip_me"), "shop/models.py": OVERFLOW_PROJECT["shop/models.py"]})
+    project = write_project(
+        tmp_path / "clean",
+        {
+            "shop/tests.py": OVERFLOW_PROJECT["shop/tests.py"].replace("test_code_longer_than_max_length", "skip_me"),
+            "shop/models.py": OVERFLOW_PROJECT["shop/models.py"],
+        },
+    )
     report_path = project / "report.json"
     result = run_portability(
-        "run", "--settings", "settings", "--backends", "mysql", *server_urls("mysql"),
-        "--json", str(report_path), cwd=project,
+        "run",
+        "--settings",
+        "settings",
+        "--backends",
+        "mysql",
+        *server_urls("mysql"),
+        "--json",
+        str(report_path),
+        cwd=project,
     )
     assert result.returncode == 0, result.output
     [backend] = read_json(report_path)["backends"]
@@ -183,14 +208,19 @@ def test_a_plain_django_project_collects_what_djangos_runner_runs(tmp_path: Path
     project = write_project(tmp_path / "plain", files)
     django_run = subprocess.run(
         [sys.executable, "-m", "django", "test", "-v", "2", "--settings", "settings"],
-        cwd=project, capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(project), "PATH": ""},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(project), "PATH": ""},
     )
     # Django prints "test_adds (shop.test_more.ArithmeticChecks.test_adds) ... ok".
     django_tests = set(re.findall(r"^test\w+ \(([\w.]+)\)", django_run.stderr, re.MULTILINE))
     assert len(django_tests) == 3, django_run.stderr
     report_path = project / "report.json"
-    result = run_portability("run", "--settings", "settings", "--backends", "sqlite", "--json", str(report_path),
-                             cwd=project)
+    result = run_portability(
+        "run", "--settings", "settings", "--backends", "sqlite", "--json", str(report_path), cwd=project
+    )
     assert result.returncode == 0, result.output
     harness_tests = {dotted_name(test["nodeid"]) for test in read_json(report_path)["tests"]}
     assert harness_tests == django_tests
@@ -216,13 +246,31 @@ def test_plugin_results_from_separate_pytest_runs_merge_into_one_report(tmp_path
     files = []
     for target in ("sqlite", "postgresql"):
         results = tmp_path / f"{target}.jsonl"
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--ds", "settings",
-                   "-o", "python_files=tests.py", "--portability-target", target,
-                   "--portability-results", str(results)]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--ds",
+            "settings",
+            "-o",
+            "python_files=tests.py",
+            "--portability-target",
+            target,
+            "--portability-results",
+            str(results),
+        ]
         if target in urls:
             command += ["--portability-url", urls[target]]
-        completed = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300,
-                                   env={**__import__("os").environ, "PYTHONPATH": str(project)})
+        completed = subprocess.run(
+            command,
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**__import__("os").environ, "PYTHONPATH": str(project)},
+        )
         assert completed.returncode in (0, 1), completed.stdout + completed.stderr
         assert f"portability: target {target}" in completed.stdout
         files.append(str(results))
@@ -242,8 +290,15 @@ def model_utils_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_django_model_utils_counts_match_a_run_by_hand(model_utils_source: Path, tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     result = run_portability(
-        "run", "--project-dir", str(model_utils_source), "--backends", ",".join(ALL_THREE),
-        *server_urls("postgresql", "mariadb"), "--json", str(report_path), cwd=tmp_path,
+        "run",
+        "--project-dir",
+        str(model_utils_source),
+        "--backends",
+        ",".join(ALL_THREE),
+        *server_urls("postgresql", "mariadb"),
+        "--json",
+        str(report_path),
+        cwd=tmp_path,
     )
     assert result.returncode in (0, 1), result.output
     backends = {backend["name"]: backend for backend in read_json(report_path)["backends"]}

@@ -1,0 +1,186 @@
+"""Config loading, URL parsing, password masking, target and settings resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_run_config, mask_url, parse_target_url, read_pytest_ini, resolve_targets
+from harness.errors import ConfigError, MalformedUrlError, SettingsError, UnknownTargetError
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "DJANGO_SETTINGS_MODULE",
+        "PORTABILITY_SQLITE_URL",
+        "PORTABILITY_POSTGRESQL_URL",
+        "PORTABILITY_MYSQL_URL",
+        "PORTABILITY_MARIADB_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgres://app:s3cret@db:5432/x", "postgres://app:***@db:5432/x"),
+        ("mysql://root:p%40ss@127.0.0.1/x", "mysql://root:***@127.0.0.1/x"),
+        ("postgres://app@db/x", "postgres://app@db/x"),
+        ("sqlite://:memory:", "sqlite://:memory:"),
+        ("error connecting to postgres://u:hunter2@h/x: refused", "error connecting to postgres://u:***@h/x: refused"),
+    ],
+)
+def test_mask_url_hides_passwords(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+def test_parse_postgresql_url() -> None:
+    database = parse_target_url("postgresql", "postgres://app:pw@db.example:6543/shop")
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert (database["HOST"], database["PORT"], database["USER"], database["PASSWORD"], database["NAME"]) == (
+        "db.example",
+        6543,
+        "app",
+        "pw",
+        "shop",
+    )
+
+
+def test_parse_url_without_database_name_uses_the_default_name() -> None:
+    assert parse_target_url("mariadb", "mysql://root@127.0.0.1:3306")["NAME"] == "portability"
+
+
+def test_mariadb_scheme_selects_the_mysql_backend() -> None:
+    assert parse_target_url("mariadb", "mariadb://root@127.0.0.1/x")["ENGINE"] == "django.db.backends.mysql"
+
+
+def test_sqlite_url_is_in_memory() -> None:
+    assert parse_target_url("sqlite", "sqlite://:memory:")["NAME"] == ":memory:"
+
+
+@pytest.mark.parametrize(
+    ("target", "url", "reason"),
+    [
+        ("postgresql", "notaurl", "expected SCHEME://"),
+        ("postgresql", "mysql://root@h/x", "does not fit this target"),
+        ("postgresql", "postgres://u:p@host:notaport/db", "not a valid url"),
+        ("postgresql", "postgres:///db", "no host given"),
+        ("mysql", "postgres://h/x", "does not fit this target"),
+    ],
+)
+def test_malformed_urls_are_rejected_without_showing_the_password(target: str, url: str, reason: str) -> None:
+    with pytest.raises(MalformedUrlError) as caught:
+        parse_target_url(target, url)
+    assert reason in str(caught.value)
+    assert ":p@" not in str(caught.value)
+
+
+def test_unknown_target_names_the_known_ones() -> None:
+    with pytest.raises(UnknownTargetError, match="unknown target 'oracle': choose from mariadb, mysql"):
+        resolve_targets({}, [], ["oracle"])
+
+
+def test_url_precedence_pyproject_then_env_then_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = {"urls": {"postgresql": "postgres://from-pyproject/x", "mariadb": "mysql://from-pyproject/x"}}
+    monkeypatch.setenv("PORTABILITY_POSTGRESQL_URL", "postgres://from-env/x")
+    monkeypatch.setenv("PORTABILITY_MARIADB_URL", "mysql://from-env/x")
+    targets = {
+        target.name: target
+        for target in resolve_targets(table, ["mariadb=mysql://from-cli/x"], ["postgresql", "mariadb", "sqlite"])
+    }
+    assert (targets["postgresql"].database["HOST"], targets["postgresql"].url_source) == (
+        "from-env",
+        "PORTABILITY_POSTGRESQL_URL",
+    )
+    assert (targets["mariadb"].database["HOST"], targets["mariadb"].url_source) == ("from-cli", "--url")
+    assert targets["sqlite"].url_source == "default"
+
+
+def test_without_backends_every_known_target_is_considered() -> None:
+    assert [target.name for target in resolve_targets({}, [], [])] == ["sqlite", "postgresql", "mysql", "mariadb"]
+
+
+def test_pyproject_backends_limit_the_default_set() -> None:
+    assert [target.name for target in resolve_targets({"backends": ["sqlite", "mariadb"]}, [], [])] == [
+        "sqlite",
+        "mariadb",
+    ]
+
+
+def test_bad_url_flag_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="--url expects TARGET=URL"):
+        resolve_targets({}, ["postgres://x"], [])
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def load(project: Path, **overrides: object):
+    options = {
+        "project_dir": str(project),
+        "settings": None,
+        "backends": None,
+        "urls": [],
+        "jobs": None,
+        "json_path": None,
+        "pytest_args": [],
+    }
+    return load_run_config(**{**options, **overrides})
+
+
+def test_settings_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "pytest.ini", "[pytest]\nDJANGO_SETTINGS_MODULE = from_pytest\n")
+    assert (load(tmp_path).settings, load(tmp_path).settings_source) == ("from_pytest", "pytest configuration")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "from_env")
+    assert load(tmp_path).settings == "from_env"
+    write(tmp_path / "pyproject.toml", '[tool.portability]\nsettings = "from_pyproject"\n')
+    assert load(tmp_path).settings == "from_pyproject"
+    assert load(tmp_path, settings="from_cli").settings == "from_cli"
+
+
+def test_missing_settings_is_a_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="no Django settings module found"):
+        load(tmp_path)
+
+
+def test_invalid_pyproject_is_a_config_error(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", "[tool.portability\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(tmp_path, settings="s")
+
+
+@pytest.mark.parametrize(
+    ("filename", "text"),
+    [
+        ("setup.cfg", "[tool:pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\n"),
+        ("tox.ini", "[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\n"),
+        ("pyproject.toml", '[tool.pytest.ini_options]\nDJANGO_SETTINGS_MODULE = "tests.settings"\n'),
+    ],
+)
+def test_pytest_config_is_found_in_each_place_pytest_reads(tmp_path: Path, filename: str, text: str) -> None:
+    write(tmp_path / filename, text)
+    assert read_pytest_ini(tmp_path) == {"DJANGO_SETTINGS_MODULE": "tests.settings"}
+
+
+def test_a_project_without_pytest_config_is_detected(tmp_path: Path) -> None:
+    write(tmp_path / "setup.cfg", "[metadata]\nname = x\n")
+    assert read_pytest_ini(tmp_path) is None
+    assert load(tmp_path, settings="s").has_pytest_config is False
+
+
+def test_configured_test_paths_give_way_to_paths_after_double_dash(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.portability]\nsettings = "s"\ntests = ["app"]\n')
+    (tmp_path / "app").mkdir()
+    (tmp_path / "other").mkdir()
+    assert load(tmp_path).test_paths == ["app"]
+    assert load(tmp_path, pytest_args=["-k", "name"]).test_paths == ["app"]
+    assert load(tmp_path, pytest_args=["other"]).test_paths == []
+
+
+def test_jobs_default_to_one_per_target(tmp_path: Path) -> None:
+    assert load(tmp_path, settings="s", backends="sqlite,postgresql").jobs == 2
+    assert load(tmp_path, settings="s", backends="sqlite,postgresql", jobs=1).jobs == 1
