@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -209,7 +210,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
 
 def describe_setup_failure(error: BaseException) -> dict[str, Any]:
     """Name the migration and operation that failed while the test database was built."""
-    migration = operation = None
+    migration = operation = location = None
     traceback = error.__traceback__
     while traceback is not None:
         frame = traceback.tb_frame
@@ -219,11 +220,14 @@ def describe_setup_failure(error: BaseException) -> dict[str, Any]:
             instance, current = frame.f_locals.get("self"), frame.f_locals.get("operation")
             if instance is not None:
                 migration = f"{instance.app_label}.{instance.name}"
+                module_file = getattr(sys.modules.get(type(instance).__module__), "__file__", None)
+                if module_file:
+                    location = {"path": os.path.relpath(module_file), "line": None}
             if current is not None:
                 operation = current.describe()
         traceback = traceback.tb_next
     message = " ".join(f"{type(error).__module__}.{type(error).__name__}: {error}".split())
-    return {"migration": migration, "operation": operation, "error": message[:1000]}
+    return {"migration": migration, "operation": operation, "location": location, "error": message[:1000]}
 
 
 # ---------------------------------------------------------------- session end

@@ -177,6 +177,7 @@ def test_a_migration_failing_on_one_backend_is_a_setup_failure(tmp_path: Path) -
     assert finding["code"] == "PT102"
     assert list(finding["backends"]) == ["mariadb"]
     assert finding["details"]["migration"] == "shop.0002_lower_code_index"
+    assert finding["location"]["path"] == "shop/migrations/0002_lower_code_index.py"
     assert "1064" in finding["backends"]["mariadb"]["message"]  # MariaDB's syntax error
     statuses = {backend["name"]: backend["status"] for backend in report["backends"]}
     assert statuses == {"sqlite": "ran", "postgresql": "ran", "mariadb": "setup failed"}
