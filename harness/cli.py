@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from harness.config import load_run_config
 from harness.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_SAME, PortabilityError
 from harness.report.terminal import make_console
 from harness.results import read_results
+
+
+def _interrupt_on_sigterm(signum: int, frame: object) -> None:
+    """Treat SIGTERM (CI cancelling a job) like Ctrl-C, so test databases are dropped."""
+    raise KeyboardInterrupt
 
 
 def _fail(error: PortabilityError) -> None:
@@ -57,6 +63,7 @@ def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results
     """
     from harness.runner import run as run_suite
 
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     console = make_console()
     try:
         config = load_run_config(
@@ -76,6 +83,17 @@ def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results
         click.echo("portability: interrupted; this run's test databases were dropped", err=True)
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(code)
+
+
+def _refuse_two_files_per_target(files: list) -> None:
+    seen: dict[str, Path] = {}
+    for results_file in files:
+        if results_file.target in seen:
+            raise PortabilityError(
+                detail=f"two results files for target {results_file.target!r} ({seen[results_file.target]}, "
+                f"{results_file.path}): report each Python/Django combination separately"
+            )
+        seen[results_file.target] = results_file.path
 
 
 @main.command()
@@ -98,6 +116,7 @@ def report(results, results_dir, json_path) -> None:
         if not paths:
             raise PortabilityError(detail="no results files: pass RESULTS... or --results-dir DIR")
         files = [read_results(path) for path in paths]
+        _refuse_two_files_per_target(files)
     except PortabilityError as error:
         _fail(error)
     comparison = compare(files)

@@ -31,4 +31,5 @@ class GradeRecordQuerySet(models.QuerySet):
             .annotate(latest=Max("tstamp"))
             .values("latest")
         )
-        return self.filter(tstamp=Subquery(latest_tstamp)).order_by("name")
+        # [:1] states the single row the subquery yields (Django 6.1 insists on it).
+        return self.filter(tstamp=Subquery(latest_tstamp[:1])).order_by("name")

@@ -13,6 +13,7 @@ from harness.results import SCHEMA_VERSION, ResultsWriter, read_results
 
 
 def results_file(tmp_path: Path, target: str, tests: dict[str, str], setup_failure: dict | None = None):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{target}.jsonl"
     writer = ResultsWriter(path)
     writer.write("header", schema_version=SCHEMA_VERSION, target=target, vendor=target)
@@ -99,3 +100,14 @@ def test_a_truncated_last_line_is_ignored(tmp_path: Path) -> None:
     with results.path.open("a") as handle:
         handle.write('{"type": "test", "nodeid": "t.py::b", "outc')
     assert list(read_results(results.path).tests) == ["t.py::a"]
+
+
+def test_report_refuses_two_results_files_for_one_target(tmp_path: Path) -> None:
+    from tests.helpers import run_portability
+
+    first = results_file(tmp_path / "py311", "sqlite", {"t.py::a": "passed"})
+    second = results_file(tmp_path / "py312", "sqlite", {"t.py::a": "failed"})
+    result = run_portability("report", str(first.path), str(second.path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "two results files for target 'sqlite'" in result.stderr

@@ -55,9 +55,13 @@ def render_backends(console: Console, backends: list[BackendStatus]) -> None:
 
 def render_findings(console: Console, comparison: Comparison) -> None:
     if not comparison.findings:
+        failing = sum(
+            1 for row in comparison.matrix.values() if any(r.outcome in (FAILED, ERROR) for r in row.values())
+        )
         console.print(
             f"[green]No findings[/]: {len(comparison.matrix)} tests behave the same on "
-            f"{', '.join(comparison.backends)}."
+            f"{', '.join(comparison.backends)}"
+            + (f" [yellow](but {failing} of them fail on every backend)[/]." if failing else ".")
         )
         return
     console.print(f"[bold red]{len(comparison.findings)} finding(s)[/]")
