@@ -33,6 +33,13 @@ def mask_url(url: str) -> str:
     return _PASSWORD_IN_URL.sub(lambda m: f"{m.group('head')}:***@", url)
 
 
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace every secret (and any password in a URL) in free text by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return mask_url(text)
+
+
 def env_url_name(target: str) -> str:
     return ENV_URL_TEMPLATE.format(target=target.upper())
 
@@ -54,6 +61,12 @@ class Target:
     def masked_url(self) -> str:
         return mask_url(self.url)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be shown: the password, as given and as parsed."""
+        password = str(self.database.get("PASSWORD") or "")
+        return (password,) if password else ()
+
 
 def parse_target_url(target: str, url: str) -> dict[str, Any]:
     """Parse a database URL into Django settings, checking it fits the target."""
@@ -73,7 +86,7 @@ def parse_target_url(target: str, url: str) -> dict[str, Any]:
     try:
         database = dj_database_url.parse(url)
     except (ValueError, dj_database_url.ParseError) as error:
-        reason = str(error).split(".")[0] or type(error).__name__
+        reason = " ".join(str(error).split()).rstrip(".") or type(error).__name__
         raise MalformedUrlError(target=target, url=masked, reason=reason) from None
     if database["ENGINE"] != vendor.engine:
         raise MalformedUrlError(target=target, url=masked, reason=f"this URL selects {database['ENGINE']}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cleanup import drop_leftover_test_databases
-from harness.config import RunConfig, Target, env_url_name
+from harness.config import RunConfig, Target, env_url_name, redact
 from harness.databases import new_run_token
 from harness.errors import SettingsError
 from harness.pytest_plugin import ENV_RUN_TOKEN
@@ -52,7 +52,13 @@ class Worker:
         if not self.log_path.exists():
             return ""
         text = self.log_path.read_text(errors="replace").strip().splitlines()
-        return "\n".join(text[-lines:])
+        return redact("\n".join(text[-lines:]), self.target.secrets)
+
+    def redact_log(self) -> None:
+        """Take the target's password out of the worker's log (a driver error may quote it)."""
+        if self.log_path.exists() and self.target.secrets:
+            text = self.log_path.read_text(errors="replace")
+            self.log_path.write_text(redact(text, self.target.secrets))
 
 
 def project_env(config: RunConfig) -> dict[str, str]:
@@ -93,6 +99,8 @@ def pytest_command(config: RunConfig, worker: Worker) -> list[str]:
         "-p",
         "no:cacheprovider",
         "--color=no",
+        # Short tracebacks: the long style prints call arguments, such as a driver's DSN.
+        "--tb=short",
         "--rootdir",
         str(config.project_dir),
         "--ds",
@@ -145,6 +153,7 @@ def run_workers(
         for worker in workers:
             if worker.process is not None:
                 _sweep(worker)
+                worker.redact_log()
     for worker in workers:
         worker.follower.poll()
     on_progress(workers)

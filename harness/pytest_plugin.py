@@ -85,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"(start it with: {target.vendor.start_hint})"
         )
     token = os.environ.get(ENV_RUN_TOKEN) or new_run_token()
-    writer = ResultsWriter(Path(results_path)) if results_path else None
+    writer = ResultsWriter(Path(results_path), target.secrets) if results_path else None
     state = PortabilityState(target=target, token=token, server=server, writer=writer)
     config.stash[STATE_KEY] = state
     _point_django_at(target, token)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from harness.config import redact
 from harness.errors import ResultsError
 
 SCHEMA_VERSION = 1
@@ -24,12 +25,14 @@ OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED)
 class ResultsWriter:
     """Append records to a results file, flushing each so readers can follow live."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, secrets: tuple[str, ...] = ()) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._handle: IO[str] = path.open("w", encoding="utf-8")
+        self._secrets = secrets
 
     def write(self, record_type: str, **fields: Any) -> None:
-        self._handle.write(json.dumps({"type": record_type, **fields}, default=str) + "\n")
+        line = json.dumps({"type": record_type, **fields}, default=str)
+        self._handle.write(redact(line, self._secrets) + "\n")
         self._handle.flush()
 
     def close(self) -> None:

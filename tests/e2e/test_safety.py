@@ -89,17 +89,14 @@ def new_tag() -> str:
     return f"safety_{secrets.token_hex(4)}"
 
 
-def with_database(url: str, name: str, password: str | None = None, port: int | None = None) -> str:
-    """The URL with another database name (and optionally a password or port)."""
+def with_database(url: str, name: str, password: str | None = None) -> str:
+    """The URL with another database name (and optionally a password)."""
     parts = urlsplit(url)
     netloc = parts.netloc
-    if password is not None or port is not None:
+    if password is not None:
         userinfo, _, hostport = netloc.rpartition("@")
         user = userinfo.partition(":")[0] or ("postgres" if parts.scheme.startswith("postgres") else "root")
-        host, _, old_port = hostport.partition(":")
-        netloc = f"{user}{':' + password if password is not None else ''}@{host}"
-        if port is not None or old_port:
-            netloc += f":{port if port is not None else old_port}"
+        netloc = f"{user}:{password}@{hostport}"
     return urlunsplit((parts.scheme, netloc, f"/{name}", parts.query, parts.fragment))
 
 
@@ -325,8 +322,8 @@ def test_unrequested_unreachable_backend_is_listed_and_run_goes_on(tmp_path):
 # ---------------------------------------------------------------- passwords
 
 
-def password_url(tag: str, port: int | None = None) -> str:
-    return with_database(POSTGRESQL_URL, tag, password=PASSWORD, port=port)
+def password_url(tag: str) -> str:
+    return with_database(POSTGRESQL_URL, tag, password=PASSWORD)
 
 
 @pytest.mark.parametrize("source", ["--url", "environment"])
@@ -427,12 +424,12 @@ def test_ctrl_c_drops_every_test_database(tmp_path):
         tmp_path / "out",
     )
     seen: dict[str, set[str]] = {}
+
+    def both_created() -> bool:
+        seen.update(tagged_test_databases(tag))
+        return all(seen[target] for target in SERVERS) or process.poll() is not None
+
     try:
-
-        def both_created() -> bool:
-            seen.update(tagged_test_databases(tag))
-            return all(seen[target] for target in SERVERS) or process.poll() is not None
-
         assert wait_until(both_created, timeout=60), "no test database appeared within 60 s"
         assert process.poll() is None, (tmp_path / "out" / "stderr").read_text()
         for target in SERVERS:
