@@ -308,3 +308,48 @@ def test_django_model_utils_counts_match_a_run_by_hand(model_utils_source: Path,
         counts = backends[target]["counts"]
         harness = (counts["passed"], counts["failed"], counts["skipped"] + counts["xfailed"], counts["error"])
         assert harness == (by_hand.passed, by_hand.failed, by_hand.skipped, by_hand.errors), target
+
+
+def test_a_backend_over_the_timeout_is_stopped_and_its_databases_dropped(tmp_path: Path) -> None:
+    from secrets import token_hex
+
+    from tests.helpers import POSTGRESQL_URL, server_test_databases
+
+    name = f"timeout_{token_hex(4)}"
+    url = POSTGRESQL_URL.rsplit("/", 1)[0] + f"/{name}"
+    project = write_project(
+        tmp_path / "slow",
+        {
+            "shop/models.py": OVERFLOW_PROJECT["shop/models.py"],
+            "shop/tests.py": """
+                import time
+                from django.test import TestCase
+
+                class SlowTests(TestCase):
+                    def test_sleeps(self):
+                        time.sleep(60)
+            """,
+        },
+    )
+    report_path = project / "report.json"
+    result = run_portability(
+        "run",
+        "--settings",
+        "settings",
+        "--backends",
+        "postgresql",
+        "--url",
+        f"postgresql={url}",
+        "--timeout",
+        "4",
+        "--json",
+        str(report_path),
+        cwd=project,
+        timeout=90,
+    )
+    assert result.returncode == 1, result.output
+    report = read_json(report_path)
+    [backend] = report["backends"]
+    assert backend["status"] == "timed out"
+    assert [finding["kind"] for finding in report["findings"]] == ["setup_failure"]
+    assert not {database for database in server_test_databases("postgresql") if database.startswith(f"test_{name}")}
