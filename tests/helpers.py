@@ -79,8 +79,8 @@ def server_urls(*targets: str) -> list[str]:
     return args
 
 
-def server_test_databases(target: str) -> set[str]:
-    """Names of every ``test_%`` database on the local server behind ``target``."""
+def server_databases(target: str, like: str = "%") -> set[str]:
+    """Names of the databases matching a LIKE pattern on the local server behind ``target``."""
     from harness.config import parse_target_url
     from harness.vendors import vendor_for_target
 
@@ -89,7 +89,12 @@ def server_test_databases(target: str) -> set[str]:
     connection = vendor.connect(parse_target_url(target, url), timeout=5)
     try:
         cursor = connection.cursor()
-        cursor.execute(vendor.list_databases_query, ["test\\_%"])
+        cursor.execute(vendor.list_databases_query, [like])
         return {row[0] for row in cursor.fetchall()}
     finally:
         connection.close()
+
+
+def server_test_databases(target: str) -> set[str]:
+    """Names of every ``test_%`` database on the local server behind ``target``."""
+    return server_databases(target, "test\\_%")

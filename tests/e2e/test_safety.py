@@ -27,6 +27,7 @@ from tests.helpers import (
     CliResult,
     read_json,
     run_portability,
+    server_databases,
     server_test_databases,
     server_urls,
     write_project,
@@ -109,24 +110,8 @@ def tagged_urls(tag: str, *targets: str) -> list[str]:
     return args
 
 
-def all_databases(target: str) -> set[str]:
-    """Every database on the local server behind ``target``."""
-    from harness.config import parse_target_url
-    from harness.vendors import vendor_for_target
-
-    url = POSTGRESQL_URL if target == "postgresql" else MARIADB_URL
-    vendor = vendor_for_target(target)
-    connection = vendor.connect(parse_target_url(target, url), timeout=5)
-    try:
-        cursor = connection.cursor()
-        cursor.execute(vendor.list_databases_query, ["%"])
-        return {row[0] for row in cursor.fetchall()}
-    finally:
-        connection.close()
-
-
 def non_test_databases() -> dict[str, set[str]]:
-    return {target: {name for name in all_databases(target) if not name.startswith("test_")} for target in SERVERS}
+    return {target: {name for name in server_databases(target) if not name.startswith("test_")} for target in SERVERS}
 
 
 def tagged_test_databases(tag: str) -> dict[str, set[str]]:
