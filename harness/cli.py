@@ -13,7 +13,8 @@ from harness.compare import compare
 from harness.config import load_run_config
 from harness.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_SAME, PortabilityError
 from harness.report.terminal import make_console
-from harness.results import read_results
+from harness.results import WorkerResults, read_results
+from harness.vendors import known_targets
 
 
 def _interrupt_on_sigterm(signum: int, frame: object) -> None:
@@ -85,7 +86,12 @@ def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results
     sys.exit(code)
 
 
-def _refuse_two_files_per_target(files: list) -> None:
+def _report_order(results_file: WorkerResults) -> int:
+    order = known_targets()
+    return order.index(results_file.target) if results_file.target in order else len(order)
+
+
+def _refuse_two_files_per_target(files: list[WorkerResults]) -> None:
     seen: dict[str, Path] = {}
     for results_file in files:
         if results_file.target in seen:
@@ -115,7 +121,7 @@ def report(results, results_dir, json_path) -> None:
     try:
         if not paths:
             raise PortabilityError(detail="no results files: pass RESULTS... or --results-dir DIR")
-        files = [read_results(path) for path in paths]
+        files = sorted((read_results(path) for path in paths), key=_report_order)
         _refuse_two_files_per_target(files)
     except PortabilityError as error:
         _fail(error)
