@@ -13,8 +13,11 @@ class DahlBookManager(models.Manager):
 
 class TimespanQuerySet(models.QuerySet):
     def with_duration(self):
-        """Annotate each row with ``duration = end - start``, computed in SQL."""
-        return self.annotate(duration=F("end") - F("start"))
+        """Annotate each row with ``sql_duration = end - start``, computed by the database.
+
+        Named apart from the model's Python ``duration`` property, which it must agree with.
+        """
+        return self.annotate(sql_duration=F("end") - F("start"))
 
 
 class GradeRecordQuerySet(models.QuerySet):

@@ -1,6 +1,5 @@
 """Models from the lecture on Django's ORM."""
 
-from functools import cached_property
 
 from django.db import models
 
@@ -68,13 +67,9 @@ class Timespan(models.Model):
 
     objects = TimespanQuerySet.as_manager()
 
-    # A cached_property rather than a property: a plain property has no
-    # setter, so loading rows from with_duration(), which assigns its SQL
-    # "duration" annotation onto each instance, would raise AttributeError.
-    # Instances from with_duration() therefore hold the database's value.
-    @cached_property
+    @property
     def duration(self):
-        """end - start, computed in Python (cached on first access)."""
+        """end - start, computed in Python (the SQL side is ``Timespan.objects.with_duration()``)."""
         return self.end - self.start
 
 

@@ -28,13 +28,13 @@ class TimespanDurationTests(TestCase):
 
     def test_sql_duration_matches_python_duration(self):
         python = {span.pk: span.duration for span in Timespan.objects.all()}
-        sql = dict(Timespan.objects.with_duration().values_list("pk", "duration"))
+        sql = dict(Timespan.objects.with_duration().values_list("pk", "sql_duration"))
         self.assertEqual(sql, python)
 
     def test_with_duration_instances_carry_the_sql_value(self):
         spans = Timespan.objects.with_duration().order_by("end")
-        self.assertEqual([span.duration for span in spans], DURATIONS)
+        self.assertEqual([span.sql_duration for span in spans], DURATIONS)
 
     def test_filter_on_sql_duration(self):
-        longer_than_a_day = Timespan.objects.with_duration().filter(duration__gt=timedelta(days=1))
+        longer_than_a_day = Timespan.objects.with_duration().filter(sql_duration__gt=timedelta(days=1))
         self.assertEqual(sorted(span.end - span.start for span in longer_than_a_day), DURATIONS[-2:])
