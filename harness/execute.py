@@ -19,7 +19,7 @@ from harness.errors import SettingsError
 from harness.pytest_plugin import ENV_RUN_TOKEN
 from harness.results import ResultsFollower, WorkerResults
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.05
 INTERRUPT_GRACE_SECONDS = 20
 # Django's own runner discovers tests in files matching test*.py.
 DJANGO_RUNNER_PATTERN = "test*.py"
