@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.findings import Finding
+from harness.query_compare import QueryKey, query_divergences, query_findings
 from harness.results import ERROR, FAILED, PASSED, XFAILED, XPASSED, TestResult, WorkerResults
 
 GOOD_OUTCOMES = frozenset({PASSED, XFAILED, XPASSED})
@@ -20,8 +21,9 @@ class Comparison:
     findings: list[Finding] = field(default_factory=list)
 
 
-def compare(results: list[WorkerResults]) -> Comparison:
-    """Compare the results of one suite on several backends."""
+def compare(results: list[WorkerResults], nondeterministic: frozenset[QueryKey] = frozenset()) -> Comparison:
+    """Compare the results of one suite on several backends (queries whose results vary
+    between runs on one backend, ``nondeterministic``, are left out)."""
     comparison = Comparison(backends=[worker.target for worker in results])
     broken_setup = {worker.target for worker in results if worker.setup_failures}
     for worker in results:
@@ -46,6 +48,12 @@ def compare(results: list[WorkerResults]) -> Comparison:
         outcomes = {result.outcome for result in considered.values()}
         if outcomes & GOOD_OUTCOMES and outcomes & BAD_OUTCOMES:
             comparison.findings.append(_divergence_finding(nodeid, considered))
+    failing = {
+        nodeid for nodeid, row in comparison.matrix.items() if any(r.outcome in BAD_OUTCOMES for r in row.values())
+    }
+    tied = {finding.test: finding for finding in comparison.findings if finding.test}
+    divergences = query_divergences(results, nondeterministic)
+    comparison.findings.extend(query_findings(divergences, failing, tied))
     return comparison
 
 

@@ -25,6 +25,24 @@ KINDS: dict[str, FindingKind] = {
             "the failure message per backend names the query or assertion that behaves differently",
         ),
         FindingKind(
+            "PT201",
+            "query_error",
+            "an ORM query raises on some backends and runs on others",
+            "the error code per backend says what the backend refused; write the query in the portable ORM form",
+        ),
+        FindingKind(
+            "PT202",
+            "result_divergence",
+            "the same ORM query returns different rows on different backends",
+            "compare the rows side by side; the likely cause names the vendor behaviour behind it",
+        ),
+        FindingKind(
+            "PT203",
+            "order_divergence",
+            "the same rows come back in a different order and the code depends on that order",
+            "add an order_by() that makes the order total (end it with the primary key)",
+        ),
+        FindingKind(
             "PT102",
             "setup_failure",
             "the test database could not be created or migrated on a backend",
@@ -51,7 +69,7 @@ class Finding:
 
     @property
     def hint(self) -> str:
-        return KINDS[self.kind].hint
+        return self.details.get("hint") or KINDS[self.kind].hint
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from harness.paths import is_library_path
 from harness.results import ERROR, FAILED, PASSED, SKIPPED, XFAILED, XPASSED
 
 MAX_MESSAGE = 1000
@@ -56,10 +57,6 @@ def _project_location(longrepr: object) -> str | None:
     entries = getattr(getattr(longrepr, "reprtraceback", None), "reprentries", [])
     for entry in reversed(entries):
         location = getattr(entry, "reprfileloc", None)
-        if location is not None and not _is_library(location.path):
+        if location is not None and not is_library_path(location.path):
             return f"{location.path}:{location.lineno}"
     return None
-
-
-def _is_library(path: str) -> bool:
-    return "site-packages" in path or "/lib/python3" in path

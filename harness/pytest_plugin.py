@@ -8,6 +8,7 @@ tox env or CI job can do the same with plain ``pytest`` and merge the files late
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import sys
@@ -25,6 +26,7 @@ from harness.databases import databases_for_target, new_run_token
 from harness.errors import PortabilityError
 from harness.outcomes import describe_failure, fold_outcome
 from harness.probe import ServerInfo, probe
+from harness.recorder import QueryRecorder
 from harness.results import ERROR, SCHEMA_VERSION, ResultsWriter
 from harness.vendors import vendor_for_target
 
@@ -40,6 +42,7 @@ class PortabilityState:
     started: float = field(default_factory=time.monotonic)
     reports: dict[str, list[pytest.TestReport]] = field(default_factory=dict)
     setup_failure_written: bool = False
+    recorder: QueryRecorder | None = None
 
 
 STATE_KEY = pytest.StashKey[PortabilityState]()
@@ -61,6 +64,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="database URL for the target (default: PORTABILITY_<TARGET>_URL, then the docker-compose default)",
     )
     group.addoption("--portability-results", metavar="PATH", help="stream one JSON line per test to this file")
+    group.addoption(
+        "--portability-no-queries",
+        action="store_true",
+        help="do not record the ORM queries of each test (recorded by default with --portability-results)",
+    )
+    group.addoption(
+        "--portability-float-tolerance",
+        type=float,
+        default=1e-9,
+        metavar="REL",
+        help="relative tolerance when comparing float results (default 1e-9)",
+    )
 
 
 # ---------------------------------------------------------------- configuration
@@ -169,7 +184,32 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         state.writer.write("collection", count=len(session.items))
 
 
-# ---------------------------------------------------------------- test outcomes
+# ---------------------------------------------------------------- test outcomes and queries
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    recorder = _recorder()
+    if recorder:
+        recorder.start_test(item.nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    recorder = _recorder()
+    if recorder:
+        recorder.set_phase("call")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    recorder = _recorder()
+    if recorder:
+        recorder.set_phase("teardown")
+
+
+def _recorder() -> QueryRecorder | None:
+    return _CURRENT.state.recorder if _CURRENT.state else None
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -183,6 +223,8 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     if not state:
         return
     reports = state.reports.pop(nodeid, [])
+    if state.recorder:
+        state.recorder.finish_test()
     if state.writer and reports:
         outcome, message = fold_outcome(reports)
         path, line, _ = location
@@ -198,6 +240,10 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> Any:
+    recorder = _recorder()
+    building_databases = fixturedef.argname == "django_db_setup"
+    if recorder and building_databases:
+        recorder.paused = True  # migrations and serialization are not the test's queries
     try:
         return (yield)
     except BaseException as error:
@@ -206,6 +252,9 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
             state.setup_failure_written = True
             state.writer.write("setup_failure", **describe_setup_failure(error))
         raise
+    finally:
+        if recorder and building_databases:
+            recorder.paused = False
 
 
 def describe_setup_failure(error: BaseException) -> dict[str, Any]:
@@ -243,6 +292,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         drop_leftover_test_databases(state.target, state.token)
     except Exception as error:  # noqa: BLE001 - a cleanup problem must not hide the results
         warnings.warn(f"portability: could not drop leftover test databases: {error}", stacklevel=1)
+    if state.recorder:
+        state.recorder.uninstall()
+        state.recorder = None
     if state.writer:
         state.writer.write("finish", exitstatus=int(exitstatus), duration=round(time.monotonic() - state.started, 3))
         state.writer.close()
@@ -267,4 +319,12 @@ _CURRENT = _Current()
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    _CURRENT.state = session.config.stash.get(STATE_KEY, None)
+    state = _CURRENT.state = session.config.stash.get(STATE_KEY, None)
+    if state and state.writer and not session.config.getoption("portability_no_queries"):
+        tolerance = session.config.getoption("portability_float_tolerance")
+        state.recorder = QueryRecorder(
+            writer=state.writer,
+            project_root=os.path.join(str(session.config.rootpath), ""),
+            float_digits=max(1, round(-math.log10(tolerance))) if 0 < tolerance < 1 else 15,
+        )
+        state.recorder.install()

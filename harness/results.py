@@ -57,6 +57,7 @@ class WorkerResults:
     collected: int | None = None
     tests: dict[str, TestResult] = field(default_factory=dict)
     setup_failures: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[dict[str, Any]] = field(default_factory=list)
     finish: dict[str, Any] | None = None
 
     @property
@@ -87,6 +88,8 @@ class WorkerResults:
                 message=record.get("message", ""),
                 location=record.get("location"),
             )
+        elif kind == "query":
+            self.queries.append(record)
         elif kind == "setup_failure":
             self.setup_failures.append(record)
         elif kind == "finish":

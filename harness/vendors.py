@@ -61,6 +61,17 @@ class Vendor:
         """Open a DB-API connection to the server itself, not to any database."""
         raise NotImplementedError
 
+    # Does `=` on strings ignore case under the default collation?
+    case_insensitive_equality: ClassVar[bool] = False
+    # Does `=` on VARCHAR ignore trailing spaces (PAD SPACE collations)?
+    ignores_trailing_spaces: ClassVar[bool] = False
+    # Do NULLs sort first in ascending order?
+    nulls_first_ascending: ClassVar[bool] = True
+    # Does dividing two integer columns truncate to an integer?
+    integer_division: ClassVar[bool] = True
+    # Error code (SQLSTATE, MySQL number, SQLite name) → what it means and the portable way.
+    error_hints: ClassVar[dict[Any, str]] = {}
+
     # SQL to read the server's own description of its product and version.
     version_query: ClassVar[str] = "SELECT VERSION()"
     # SQL listing the databases whose names match a LIKE pattern.
@@ -80,6 +91,10 @@ class SQLite(Vendor):
     is_server = False
     max_identifier_length = None
     transactional_ddl = True
+    error_hints = {
+        "SQLITE_ERROR": "SQLite rejected the SQL: a function, syntax or feature it lacks; use the ORM's portable "
+        "expressions or guard raw SQL by connection.vendor",
+    }
 
     @classmethod
     def product_from_version_string(cls, version_string: str) -> tuple[str, str]:
@@ -99,6 +114,21 @@ class PostgreSQL(Vendor):
     max_identifier_length = 63
     max_database_name_length = 63
     transactional_ddl = True
+    nulls_first_ascending = False
+    error_hints = {
+        "22001": "value too long for the column: SQLite does not enforce max_length; validate with full_clean() "
+        "or raise max_length",
+        "42601": "PostgreSQL rejected the SQL syntax: raw SQL or a backend-specific lookup; use the ORM or guard by "
+        "connection.vendor",
+        "42883": "no such function or operator on PostgreSQL (often a type mismatch, e.g. text vs integer): add an "
+        "explicit Cast()",
+        "42P01": "the table does not exist on PostgreSQL: raw SQL naming a table the ORM did not create here",
+        "2201B": "PostgreSQL rejected the regular expression: regex syntax differs by backend (\\b is a backspace "
+        "in PostgreSQL, \\y the word boundary); prefer simple patterns or __icontains",
+        "22P02": "PostgreSQL refused to convert a value (e.g. 'abc' to integer) that other backends coerce silently",
+        "23505": "unique constraint violated",
+        "0A000": "feature not supported by PostgreSQL",
+    }
     version_query = "SHOW server_version"
     list_databases_query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
     quote_template = '"{}"'
@@ -139,6 +169,24 @@ class MySQL(Vendor):
     max_database_name_length = 64
     # DDL commits implicitly: a migration that fails part-way stays half-applied.
     transactional_ddl = False
+    case_insensitive_equality = True
+    ignores_trailing_spaces = True
+    integer_division = False
+    error_hints = {
+        1064: "MySQL/MariaDB rejected the SQL syntax: raw SQL or a backend-specific feature (double-quoted "
+        "identifiers, DROP INDEX without ON, functional indexes); use the ORM or guard by connection.vendor",
+        1406: "value too long for the column: SQLite does not enforce max_length; validate with full_clean() "
+        "or raise max_length",
+        1146: "the table does not exist here: an earlier statement that created it failed on this backend",
+        1170: "MySQL/MariaDB cannot index a TEXT/BLOB column without a prefix length; use a CharField",
+        1071: "index key too long for utf8mb4 (max 3072 bytes): shorten the CharField or the index",
+        1292: "MySQL/MariaDB rejected a date/time value (zero dates, out of range, or a time zone it lacks)",
+        1525: "MySQL/MariaDB rejected a date/time value",
+        1139: "MySQL/MariaDB rejected the regular expression: regex syntax differs by backend",
+        3819: "a check constraint rejected the row here (older servers ignore check constraints)",
+        1062: "unique constraint violated",
+        1235: "this MySQL/MariaDB version does not support the construct (e.g. LIMIT in a subquery)",
+    }
     # Full Unicode, the same on MySQL and MariaDB (their defaults differ by version).
     default_options = {"charset": "utf8mb4"}
     test_settings = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}

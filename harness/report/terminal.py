@@ -74,7 +74,21 @@ def render_findings(console: Console, comparison: Comparison) -> None:
         if finding.test:
             console.print(f"  test: {finding.test}", markup=False)
         console.print(f"  {finding.message}", markup=False)
-        for backend, evidence in sorted(finding.backends.items()):
-            message = evidence.get("message") or ""
-            console.print(f"    {backend:<11} {evidence.get('outcome', ''):<8} {message}", markup=False)
+        render_evidence(console, finding.backends)
+        query = finding.details.get("query")
+        if query:
+            console.print(f"  first differing query, at {query['site']}: {query['message']}", markup=False)
+            render_evidence(console, query["backends"])
+            if query.get("cause"):
+                console.print(f"  likely cause: {query['cause']}", markup=False)
         console.print(f"  hint: {finding.hint}", style="dim", markup=False)
+
+
+def render_evidence(console: Console, backends: dict[str, dict]) -> None:
+    """Each backend's outcome and message, then its SQL when it differs from the others'."""
+    for backend, evidence in sorted(backends.items()):
+        message = evidence.get("message") or ""
+        console.print(f"    {backend:<11} {evidence.get('outcome', ''):<8} {message}", markup=False)
+    for backend, evidence in sorted(backends.items()):
+        if evidence.get("sql"):
+            console.print(f"      sql {backend:<11} {evidence['sql'][:300]}", style="dim", markup=False)
