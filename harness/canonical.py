@@ -79,7 +79,7 @@ class KeyMap:
 
 
 # What a result column holds, for canonicalisation.
-PLAIN, KEY, CLOCK_FIELD, GENERATED_UUID = "plain", "key", "clock", "uuid"
+PLAIN, KEY, KEY_DERIVED, CLOCK_FIELD, GENERATED_UUID = "plain", "key", "key-derived", "clock", "uuid"
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,8 @@ def canonical_value(value: Any, column: Column, keys: KeyMap, clock: Clock, floa
         return keys.canonical(column.model, value)
     if column.role == CLOCK_FIELD:
         return "<clock>"
+    if column.role == KEY_DERIVED:
+        return "<computed from a key>"
     if column.role == GENERATED_UUID:
         return keys.canonical(column.model, value)
     return _plain(value, clock, float_digits)

@@ -11,14 +11,27 @@ bounded whatever the size of the results.
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.canonical import CLOCK_FIELD, GENERATED_UUID, KEY, PLAIN, Clock, Column, KeyMap, RowDigest, canonical_value
+from harness.canonical import (
+    CLOCK_FIELD,
+    GENERATED_UUID,
+    KEY,
+    KEY_DERIVED,
+    PLAIN,
+    Clock,
+    Column,
+    KeyMap,
+    RowDigest,
+    canonical_value,
+)
 from harness.paths import library_prefixes
 from harness.results import ResultsWriter
 
@@ -293,7 +306,8 @@ class QueryRecorder:
 
     def _describe_select(self, record: QueryRecord, compiler: Any) -> None:
         query = compiler.query
-        record.columns = [column_of(select[0]) for select in compiler.select[0 : compiler.col_count]]
+        key_columns = key_column_names(query.get_meta())
+        record.columns = [column_of(select[0], key_columns) for select in compiler.select[0 : compiler.col_count]]
         record.offset = query.low_mark
         record.limit = None if query.high_mark is None else query.high_mark - query.low_mark
         record.random_order = "?" in query.order_by
@@ -375,27 +389,31 @@ class QueryRecorder:
         return __getitem__
 
 
-def column_of(expression: Any) -> Column:
+def column_of(expression: Any, key_columns: frozenset[str] = frozenset()) -> Column:
     """What a selected expression holds: an auto key (or a reference to one), a clock value, or data."""
     from django.db.models import DateField, ForeignObject, UUIDField
+    from django.db.models.expressions import Col, RawSQL
     from django.db.models.fields import AutoFieldMixin
     from django.db.models.functions import Now
 
-    if isinstance(expression, Now) or any(isinstance(source, Now) for source in _sources(expression)):
+    sources = list(_sources(expression))
+    if isinstance(expression, Now) or any(isinstance(source, Now) for source in sources):
         return Column(CLOCK_FIELD)
+    if isinstance(expression, RawSQL) and key_columns & set(re.findall(r"\w+", expression.sql)):
+        return Column(KEY_DERIVED)  # extra(select={"n": "id + 1"}): computed from a raw key
+    if not isinstance(expression, Col) and any(
+        isinstance(source, Col) and column_of(source).role == KEY for source in sources
+    ):
+        if not isinstance(getattr(expression, "output_field", None), AutoFieldMixin | ForeignObject):
+            return Column(KEY_DERIVED)
     try:
         output = expression.output_field
     except Exception:  # noqa: BLE001 - an expression without a resolvable type is plain data
         return Column()
     target = getattr(expression, "target", None) or output
-    if isinstance(target, ForeignObject):
-        related = target.target_field
-        if isinstance(related, AutoFieldMixin) or (isinstance(related, UUIDField) and related.has_default()):
-            return Column(
-                KEY if isinstance(related, AutoFieldMixin) else GENERATED_UUID,
-                related.model._meta.concrete_model._meta.label,
-            )
-        return Column()
+    # A foreign key (or a chain of them, as multi-table inheritance builds) holds the key it points at.
+    while isinstance(target, ForeignObject) and target.target_field is not target:
+        target = target.target_field
     if isinstance(target, AutoFieldMixin):
         return Column(KEY, target.model._meta.concrete_model._meta.label)
     if isinstance(target, UUIDField) and target.primary_key and target.has_default():
@@ -403,6 +421,18 @@ def column_of(expression: Any) -> Column:
     if isinstance(target, DateField) and (getattr(target, "auto_now", False) or getattr(target, "auto_now_add", False)):
         return Column(CLOCK_FIELD)
     return Column(PLAIN)
+
+
+@functools.cache
+def key_column_names(opts: Any) -> frozenset[str]:
+    """Column names of a model that hold auto keys (its own or those it points at)."""
+    return frozenset(field.column for field in opts.concrete_fields if column_of_field(field).role == KEY)
+
+
+def column_of_field(field: Any) -> Column:
+    from django.db.models.expressions import Col
+
+    return column_of(Col(field.model._meta.db_table, field))
 
 
 def _sources(expression: Any) -> Iterator[Any]:
