@@ -56,8 +56,30 @@ def main() -> None:
 @click.option(
     "--results-dir", type=click.Path(file_okay=False), help="Keep each backend's results file (JSON lines) here."
 )
+@click.option("--no-queries", is_flag=True, help="Do not record and compare the ORM queries of each test.")
+@click.option(
+    "--float-tolerance", type=click.FloatRange(min=0, max=1), help="Relative tolerance for float results (1e-9)."
+)
+@click.option(
+    "--stability-runs",
+    type=click.IntRange(min=0),
+    help="Run each backend N more times; queries whose results vary between runs are left out.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results_dir, pytest_args) -> None:
+def run(
+    project_dir,
+    settings,
+    backends,
+    urls,
+    json_path,
+    jobs,
+    timeout,
+    results_dir,
+    no_queries,
+    float_tolerance,
+    stability_runs,
+    pytest_args,
+) -> None:
     """Run the project's tests on every backend and report every outcome that differs.
 
     Arguments after `--` go to pytest (test selection, -k, -x).
@@ -76,6 +98,9 @@ def run(project_dir, settings, backends, urls, json_path, jobs, timeout, results
             json_path=json_path,
             pytest_args=list(pytest_args),
             timeout=timeout,
+            record_queries=False if no_queries else None,
+            float_tolerance=float_tolerance,
+            stability_runs=stability_runs,
         )
         code = run_suite(config, console, Path(results_dir) if results_dir else None)
     except PortabilityError as error:

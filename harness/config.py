@@ -168,6 +168,9 @@ class RunConfig:
     probe_timeout: float
     json_path: Path | None
     has_pytest_config: bool
+    record_queries: bool = True
+    float_tolerance: float = 1e-9
+    stability_runs: int = 0
 
 
 def resolve_settings(project_dir: Path, cli_value: str | None, table: dict[str, Any]) -> tuple[str, str]:
@@ -234,6 +237,9 @@ def load_run_config(
     json_path: str | None,
     pytest_args: list[str],
     timeout: float | None = None,
+    record_queries: bool | None = None,
+    float_tolerance: float | None = None,
+    stability_runs: int | None = None,
 ) -> RunConfig:
     """Merge pyproject, environment and CLI into a RunConfig (later sources win)."""
     root = Path(project_dir).resolve()
@@ -257,6 +263,9 @@ def load_run_config(
         probe_timeout=float(table.get("probe_timeout", 3)),
         json_path=Path(json_path) if json_path else None,
         has_pytest_config=read_pytest_ini(root) is not None,
+        record_queries=record_queries if record_queries is not None else bool(table.get("queries", True)),
+        float_tolerance=float(float_tolerance or table.get("float_tolerance", 1e-9)),
+        stability_runs=int(stability_runs if stability_runs is not None else table.get("stability_runs", 0)),
     )
 
 

@@ -34,6 +34,8 @@ class Worker:
     target: Target
     results_path: Path
     log_path: Path
+    # 0 for the run that is compared; 1.. for --stability-runs repeats.
+    repeat: int = 0
     token: str = field(default_factory=new_run_token)
     process: subprocess.Popen | None = None
     started: float | None = None
@@ -110,6 +112,10 @@ def pytest_command(config: RunConfig, worker: Worker) -> list[str]:
         "--portability-results",
         str(worker.results_path),
     ]
+    if not config.record_queries:
+        command.append("--portability-no-queries")
+    else:
+        command += ["--portability-float-tolerance", str(config.float_tolerance)]
     if not config.has_pytest_config:
         # A project that only ever ran `manage.py test`: collect what Django's runner would.
         command += ["-o", f"python_files={DJANGO_RUNNER_PATTERN}"]
@@ -130,9 +136,12 @@ def run_workers(
     results_dir: Path,
     on_progress: Callable[[list[Worker]], None] = lambda workers: None,
 ) -> list[Worker]:
-    """Run one worker per target, at most ``config.jobs`` at a time; return them finished."""
+    """Run one worker per target (and per stability repeat), at most ``config.jobs`` at a time."""
     workers = [
-        Worker(target, results_dir / f"{target.name}.jsonl", results_dir / f"{target.name}.log") for target in targets
+        Worker(target, results_dir / f"{target.name}{suffix}.jsonl", results_dir / f"{target.name}{suffix}.log", repeat)
+        for repeat in range(1 + config.stability_runs)
+        for target in targets
+        for suffix in [f".repeat{repeat}" if repeat else ""]
     ]
     pending = list(workers)
     try:

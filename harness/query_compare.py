@@ -31,7 +31,8 @@ class Divergence:
 
     @property
     def order(self) -> int:
-        return min(record.get("sequence", 0) for record in self.records.values())
+        """Where in its test the query ran (the first backend to run it)."""
+        return min(record.get("position", 0) for record in self.records.values())
 
 
 def query_divergences(results: list[WorkerResults], nondeterministic: set[QueryKey] = frozenset()) -> list[Divergence]:
@@ -53,7 +54,7 @@ def query_divergences(results: list[WorkerResults], nondeterministic: set[QueryK
             divergences.append(divergence)
     for (test, site, kind), counts in writes.items():
         if len(set(counts.values())) > 1:
-            records = {backend: {"rowcount": count, "sql": "", "sequence": 0} for backend, count in counts.items()}
+            records = {backend: {"rowcount": count, "sql": "", "position": 0} for backend, count in counts.items()}
             affected = ", ".join(f"{backend}: {count}" for backend, count in sorted(counts.items()))
             divergences.append(
                 Divergence(
@@ -64,6 +65,28 @@ def query_divergences(results: list[WorkerResults], nondeterministic: set[QueryK
                 )
             )
     return divergences
+
+
+def nondeterministic_keys(runs: dict[str, list[WorkerResults]]) -> frozenset[QueryKey]:
+    """Queries whose error or result differs between runs on the same backend (--stability-runs)."""
+    unstable: set[QueryKey] = set()
+    for repeats in runs.values():
+        seen: dict[QueryKey, set[tuple]] = defaultdict(set)
+        for results in repeats:
+            for record in results.queries:
+                seen[query_key(record)].add(_outcome_signature(record))
+        unstable |= {key for key, signatures in seen.items() if len(signatures) > 1}
+    return frozenset(unstable)
+
+
+def _outcome_signature(record: dict[str, Any]) -> tuple:
+    error = record.get("error")
+    return (
+        error.get("code") if error else None,
+        record.get("digest_unordered"),
+        record.get("digest_ordered") if not record.get("random_order") else None,
+        record.get("rowcount"),
+    )
 
 
 def query_key(record: dict[str, Any]) -> QueryKey:

@@ -66,6 +66,7 @@ class QueryRecord:
     sql: str
     params: list[Any]
     sequence: int
+    position: int
     error: dict[str, Any] | None = None
     rowcount: int | None = None
     columns: list[Column] | None = None
@@ -86,7 +87,7 @@ class QueryRecord:
             "occurrence": self.occurrence,
             "sql": self.sql,
             "params": self.params,
-            "sequence": self.sequence,
+            "position": self.position,
         }
         if self.error is not None:
             data["error"] = self.error
@@ -220,6 +221,7 @@ class QueryRecorder:
             sql=sql[:MAX_SQL_CHARS],
             params=[] if many else _short_params(params),
             sequence=self.sequence,
+            position=len(self.records) + 1,
         )
         self.records.append(record)
         return record

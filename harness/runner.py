@@ -16,10 +16,11 @@ from harness.errors import EXIT_FINDINGS, EXIT_SAME, BackendUnavailableError, Dr
 from harness.execute import Worker, preflight, run_workers
 from harness.findings import Finding
 from harness.probe import ServerInfo, probe
+from harness.query_compare import nondeterministic_keys
 from harness.report.json_report import write_json_report
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_backends, render_findings
-from harness.results import ERROR
+from harness.results import ERROR, WorkerResults
 
 # pytest's exit code for a usage error: the arguments after `--` were not understood.
 PYTEST_USAGE_ERROR = 4
@@ -89,9 +90,16 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
     with holder as directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
         with WorkerProgress(console) as progress:
-            workers = run_workers(config, ready, Path(directory), on_progress=progress.update)
+            all_workers = run_workers(config, ready, Path(directory), on_progress=progress.update)
+        workers = [worker for worker in all_workers if worker.repeat == 0]
         _raise_on_pytest_usage_error(workers)
-        comparison = compare([worker.results for worker in workers if worker.results.header])
+        runs: dict[str, list[WorkerResults]] = {}
+        for worker in all_workers:
+            if worker.results.header:
+                runs.setdefault(worker.target.name, []).append(worker.results)
+        comparison = compare(
+            [worker.results for worker in workers if worker.results.header], nondeterministic_keys(runs)
+        )
         statuses = {**unavailable, **{worker.target.name: _status_of(worker, comparison) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     exit_code = EXIT_FINDINGS if comparison.findings else EXIT_SAME

@@ -33,7 +33,7 @@ class WorkerProgress:
 
     def update(self, workers: list[Worker]) -> None:
         for worker in workers:
-            name = worker.target.name
+            name = worker.target.name + (f" #{worker.repeat + 1}" if worker.repeat else "")
             if name not in self._tasks:
                 self._tasks[name] = self._progress.add_task("", total=None, backend=name, state="waiting")
             results = worker.results
