@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from harness.results import WorkerResults
 from harness.vendors import Vendor, vendor_for_target
 
 WRITE_KINDS = ("update", "delete")
+REGEX_OPERATOR = re.compile(r"\bREGEXP\b|\s~\*?\s|\bREGEXP_LIKE\b", re.IGNORECASE)
 NOT_SUPPORTED_HINT = (
     "Django refuses this ORM feature on that backend (e.g. distinct(*fields) is PostgreSQL only): "
     "use a portable form (values().annotate(), a Subquery) or guard it by connection.vendor"
@@ -131,13 +133,17 @@ def _result_divergence(key: QueryKey, records: dict[str, dict[str, Any]]) -> Div
     if len({record["digest_ordered"] for record in records.values()}) > 1:
         if all(record.get("total_order") for record in records.values()):
             return None
-        if not any(record.get("order_consumed") or _truncated(record) for record in records.values()):
+        # The order matters when the code asked for one, sliced the result, or indexed it.
+        if not any(
+            record.get("explicit_order") or record.get("order_consumed") or _truncated(record)
+            for record in records.values()
+        ):
             return None
         return Divergence(
             "order_divergence",
             key,
             records,
-            "the same rows come back in a different order, the ORDER BY does not fix it, and the code uses the order",
+            "the same rows come back in a different order: the ORDER BY does not fix it, and the code uses the order",
             likely_cause(records, ordered=True)
             or "no ORDER BY (or a non-unique one): the order is whatever each backend's plan yields",
         )
@@ -157,6 +163,10 @@ def likely_cause(records: dict[str, dict[str, Any]], ordered: bool = False) -> s
     vendors = {backend: vendor_for_target(backend) for backend in records}
     if ordered:
         return _null_ordering(records, vendors)
+    if any(REGEX_OPERATOR.search(record.get("sql", "")) for record in records.values()):
+        return ("regular expression: each backend has its own regex dialect (PostgreSQL ARE: \\y is the word "
+                "boundary and \\b a backspace; MySQL ICU / MariaDB PCRE; SQLite uses Python's re); keep patterns "
+                "to the common subset or use __contains/__startswith")
     params = [value for record in records.values() for value in record.get("params", []) if isinstance(value, str)]
     values = {backend: _flat(record.get("sample", [])) for backend, record in records.items()}
     strings = {backend: {v for v in found if isinstance(v, str)} for backend, found in values.items()}

@@ -73,6 +73,7 @@ class QueryRecord:
     digest: RowDigest | None = None
     complete: bool = False
     total_order: bool = False
+    explicit_order: bool = False
     offset: int = 0
     limit: int | None = None
     random_order: bool = False
@@ -101,6 +102,7 @@ class QueryRecord:
                 sample=self.digest.sample,
                 complete=self.complete,
                 total_order=self.total_order,
+                explicit_order=self.explicit_order,
                 offset=self.offset,
                 limit=self.limit,
                 random_order=self.random_order,
@@ -314,6 +316,7 @@ class QueryRecorder:
         record.limit = None if query.high_mark is None else query.high_mark - query.low_mark
         record.random_order = "?" in query.order_by
         record.total_order = has_total_order(query)
+        record.explicit_order = bool(query.order_by) or bool(query.default_ordering and query.get_meta().ordering)
 
     def _wrap_insert(self, original: Callable) -> Callable:
         recorder = self
