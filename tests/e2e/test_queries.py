@@ -223,3 +223,29 @@ def test_no_queries_turns_recording_off(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.output
     assert read_json(project / "report.json")["findings"] == []
+
+
+NONDETERMINISTIC_TESTS = """
+    from django.db.models.functions import Random
+    from django.test import TestCase
+    from lab.models import Person
+
+    class Draws(TestCase):
+        def test_random_annotation(self):
+            Person.objects.create(name="x")
+            self.assertEqual(len(Person.objects.annotate(draw=Random()).values_list("draw")), 1)
+"""
+
+
+def test_stability_runs_leave_out_queries_that_vary_on_one_backend(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path / "project", {"lab/models.py": MODELS, "lab/tests.py": NONDETERMINISTIC_TESTS}, apps=("lab",)
+    )
+    base = ["run", "--settings", "settings", "--backends", "sqlite,postgresql", *server_urls("postgresql")]
+    without = run_portability(*base, "--json", str(tmp_path / "without.json"), cwd=project)
+    assert without.returncode == 1, without.output
+    [finding] = read_json(tmp_path / "without.json")["findings"]
+    assert finding["kind"] == "result_divergence"
+    with_runs = run_portability(*base, "--stability-runs", "1", "--json", str(tmp_path / "with.json"), cwd=project)
+    assert with_runs.returncode == 0, with_runs.output
+    assert read_json(tmp_path / "with.json")["findings"] == []

@@ -302,7 +302,11 @@ def test_django_model_utils_counts_match_a_run_by_hand(model_utils_source: Path,
         cwd=tmp_path,
     )
     assert result.returncode in (0, 1), result.output
-    backends = {backend["name"]: backend for backend in read_json(report_path)["backends"]}
+    report = read_json(report_path)
+    backends = {backend["name"]: backend for backend in report["backends"]}
+    # Its query differences all sit in tests that fail anyway, tied to their outcome findings:
+    # the recorder raises no false alarm on this suite.
+    assert {finding["kind"] for finding in report["findings"]} <= {"outcome_divergence"}
     for target in ALL_THREE:
         by_hand = run_by_hand(model_utils_source, database_for(target), tmp_path / f"by-hand-{target}")
         counts = backends[target]["counts"]
