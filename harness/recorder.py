@@ -129,7 +129,7 @@ class QueryRecorder:
     sequence: int = 0
     _class_id: str | None = None
     _libraries: tuple[str, ...] = field(default_factory=library_prefixes)
-    _site_cache: dict[Any, bool] = field(default_factory=dict)
+    _site_cache: dict[str, str | None] = field(default_factory=dict)
     _restore: list[Callable[[], None]] = field(default_factory=list)
 
     # ------------------------------------------------------------ test lifecycle
@@ -231,14 +231,15 @@ class QueryRecorder:
     def _call_site(self) -> str | None:
         """path:line of the innermost frame in the project's own code (not Django, not libraries)."""
         frame = sys._getframe(2)
+        cache = self._site_cache
         while frame is not None:
             filename = frame.f_code.co_filename
-            is_project = self._site_cache.get(filename)
-            if is_project is None:
+            relative = cache.get(filename, False)
+            if relative is False:
                 is_project = filename.startswith(self.project_root) and not filename.startswith(self._libraries)
-                self._site_cache[filename] = is_project
-            if is_project:
-                return f"{os.path.relpath(filename, self.project_root)}:{frame.f_lineno}"
+                relative = cache[filename] = os.path.relpath(filename, self.project_root) if is_project else None
+            if relative is not None:
+                return f"{relative}:{frame.f_lineno}"
             frame = frame.f_back
         return None
 
