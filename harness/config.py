@@ -37,7 +37,7 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     """Replace every secret (and any password in a URL) in free text by ``***``."""
     for secret in secrets:
         text = text.replace(secret, "***")
-    return mask_url(text)
+    return mask_url(text) if "://" in text else text
 
 
 def env_url_name(target: str) -> str:

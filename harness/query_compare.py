@@ -164,9 +164,11 @@ def likely_cause(records: dict[str, dict[str, Any]], ordered: bool = False) -> s
     if ordered:
         return _null_ordering(records, vendors)
     if any(REGEX_OPERATOR.search(record.get("sql", "")) for record in records.values()):
-        return ("regular expression: each backend has its own regex dialect (PostgreSQL ARE: \\y is the word "
-                "boundary and \\b a backspace; MySQL ICU / MariaDB PCRE; SQLite uses Python's re); keep patterns "
-                "to the common subset or use __contains/__startswith")
+        return (
+            "regular expression: each backend has its own regex dialect (PostgreSQL ARE: \\y is the word "
+            "boundary and \\b a backspace; MySQL ICU / MariaDB PCRE; SQLite uses Python's re); keep patterns "
+            "to the common subset or use __contains/__startswith"
+        )
     params = [value for record in records.values() for value in record.get("params", []) if isinstance(value, str)]
     values = {backend: _flat(record.get("sample", [])) for backend, record in records.items()}
     strings = {backend: {v for v in found if isinstance(v, str)} for backend, found in values.items()}

@@ -130,6 +130,7 @@ class QueryRecorder:
     _class_id: str | None = None
     _libraries: tuple[str, ...] = field(default_factory=library_prefixes)
     _site_cache: dict[str, str | None] = field(default_factory=dict)
+    _columns_by_field: dict[Any, Column] = field(default_factory=dict)
     _restore: list[Callable[[], None]] = field(default_factory=list)
 
     # ------------------------------------------------------------ test lifecycle
@@ -312,12 +313,22 @@ class QueryRecorder:
     def _describe_select(self, record: QueryRecord, compiler: Any) -> None:
         query = compiler.query
         key_columns = key_column_names(query.get_meta())
-        record.columns = [column_of(select[0], key_columns) for select in compiler.select[0 : compiler.col_count]]
+        record.columns = [self._column(select[0], key_columns) for select in compiler.select[0 : compiler.col_count]]
         record.offset = query.low_mark
         record.limit = None if query.high_mark is None else query.high_mark - query.low_mark
         record.random_order = "?" in query.order_by
         record.total_order = has_total_order(query)
         record.explicit_order = bool(query.order_by) or bool(query.default_ordering and query.get_meta().ordering)
+
+    def _column(self, expression: Any, key_columns: frozenset[str]) -> Column:
+        """column_of, remembered per model field for plain column references (most columns)."""
+        target = getattr(expression, "target", None)
+        if target is None or type(expression).__name__ != "Col":
+            return column_of(expression, key_columns)
+        column = self._columns_by_field.get(target)
+        if column is None:
+            column = self._columns_by_field[target] = column_of(expression, key_columns)
+        return column
 
     def _wrap_insert(self, original: Callable) -> Callable:
         recorder = self

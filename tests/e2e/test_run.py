@@ -71,6 +71,11 @@ def test_max_length_overflow_is_an_outcome_divergence(tmp_path: Path) -> None:
     assert "value too long" in finding["backends"]["postgresql"]["message"]
     assert finding["backends"]["mariadb"]["outcome"] == "failed"
     assert "Data too long" in finding["backends"]["mariadb"]["message"]
+    # The INSERT that raised is tied to the test's finding, not reported again on its own.
+    query = finding["details"]["query"]
+    assert (query["kind"], query["site"]) == ("query_error", "shop/tests.py:7")
+    assert query["backends"]["postgresql"]["message"].startswith("django.db.utils.DataError [22001]")
+    assert query["backends"]["sqlite"]["outcome"] == "ok"
     # The terminal report names the test and each backend's failure.
     assert "test_code_longer_than_max_length" in result.stdout
     assert "passes on sqlite but fails on mariadb, postgresql" in result.stdout
