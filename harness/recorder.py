@@ -54,7 +54,7 @@ _inside_write: contextvars.ContextVar[str | None] = contextvars.ContextVar("port
 _last_record: contextvars.ContextVar[QueryRecord | None] = contextvars.ContextVar("portability_record", default=None)
 
 
-@dataclass
+@dataclass(slots=True)
 class QueryRecord:
     """One statement run by one test; the unit that is compared across backends."""
 
@@ -151,7 +151,8 @@ class QueryRecorder:
 
     def finish_test(self) -> None:
         for record in self.records:
-            self.writer.write("query", **record.to_dict())
+            # Flushed with the test's own record, which follows.
+            self.writer.write("query", flush=False, **record.to_dict())
         self.records.clear()
         self.test = None
 
@@ -466,12 +467,7 @@ def has_total_order(query: Any) -> bool:
     if not names:
         return False
     opts = query.get_meta()
-    unique = (
-        {"pk", opts.pk.name, opts.pk.attname}
-        | {f.name for f in opts.concrete_fields if f.unique}
-        | {f.attname for f in opts.concrete_fields if f.unique}
-    )
-    if names & unique:
+    if names & unique_field_names(opts):
         return True
     for together in opts.unique_together:
         if set(together) <= names:
@@ -479,6 +475,13 @@ def has_total_order(query: Any) -> bool:
     if query.values_select and query.group_by is not None and set(query.values_select) <= names:
         return True
     return False
+
+
+@functools.cache
+def unique_field_names(opts: Any) -> frozenset[str]:
+    """Names by which an ORDER BY can name a unique column of the model."""
+    unique = [field for field in opts.concrete_fields if field.unique]
+    return frozenset({"pk", opts.pk.name, opts.pk.attname} | {f.name for f in unique} | {f.attname for f in unique})
 
 
 def describe_database_error(error: BaseException) -> dict[str, Any]:

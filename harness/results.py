@@ -30,10 +30,12 @@ class ResultsWriter:
         self._handle: IO[str] = path.open("w", encoding="utf-8")
         self._secrets = secrets
 
-    def write(self, record_type: str, **fields: Any) -> None:
+    def write(self, record_type: str, flush: bool = True, **fields: Any) -> None:
+        """Append one record; ``flush=False`` batches it with the next flushed one."""
         line = json.dumps({"type": record_type, **fields}, default=str)
         self._handle.write(redact(line, self._secrets) + "\n")
-        self._handle.flush()
+        if flush:
+            self._handle.flush()
 
     def close(self) -> None:
         self._handle.close()
