@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -20,33 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-URLS = {
-    "sqlite": "sqlite://:memory:",
-    "postgresql": "postgres://postgres@127.0.0.1:5432/bench",
-    "mariadb": "mysql://root@127.0.0.1:3306/bench",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REPO, clean_env, portability_run  # noqa: E402
 
 
 def one_run(project: Path, target: str, record: bool, report: Path) -> tuple[float, float]:
     """(session seconds, wall seconds) of one `portability run` on one backend."""
-    command = [
-        sys.executable,
-        "-m",
-        "harness.cli",
-        "run",
-        "--project-dir",
-        str(project),
-        "--backends",
-        target,
-        "--url",
-        f"{target}={URLS[target]}",
-        "--json",
-        str(report),
-    ]
+    command = portability_run(project, [target], "--json", str(report))
     if not record:
         command.append("--no-queries")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "DJANGO_SETTINGS"))}
+    env = clean_env()
     started = time.perf_counter()
     completed = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started

@@ -19,18 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import REPO, URLS, clean_env, portability_run  # noqa: E402
 
 from harness.config import parse_target_url  # noqa: E402
 from harness.databases import databases_for_target, new_run_token  # noqa: E402
 from harness.vendors import vendor_for_target  # noqa: E402
-
-DEFAULT_URLS = {
-    "sqlite": "sqlite://:memory:",
-    "postgresql": "postgres://postgres@127.0.0.1:5432/bench",
-    "mariadb": "mysql://root@127.0.0.1:3306/bench",
-}
 
 
 def plain_settings(directory: Path, settings: str, target: str, url: str) -> str:
@@ -63,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     project = args.project_dir.resolve()
     tests = args.tests if args.tests is not None else (["models_app"] if project == REPO else [])
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "DJANGO_SETTINGS"))}
+    env = clean_env()
     print(f"{'backend':<11} {'plain pytest':>13} {'portability run':>16} {'ratio':>6}   (median of {args.repeat})")
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)
@@ -71,7 +67,7 @@ def main() -> None:
         commands: list[list[str]] = []
         for target in args.backends.split(","):
             vendor_for_target(target)
-            url = DEFAULT_URLS[target]
+            url = URLS[target]
             module = plain_settings(scratch_dir, args.settings, target, url)
             plain = [
                 sys.executable,
@@ -86,22 +82,7 @@ def main() -> None:
                 module,
                 *tests,
             ]
-            harness = [
-                sys.executable,
-                "-m",
-                "harness.cli",
-                "run",
-                "--project-dir",
-                str(project),
-                "--settings",
-                args.settings,
-                "--backends",
-                target,
-                "--url",
-                f"{target}={url}",
-                "--",
-                *tests,
-            ]
+            harness = portability_run(project, [target], "--settings", args.settings, "--", *tests)
             plain_times, harness_times = [], []
             commands.append(plain)
             for _ in range(args.repeat):  # interleaved, so drift affects both sides alike
@@ -111,22 +92,7 @@ def main() -> None:
             print(f"{target:<11} {plain_median:>12.2f}s {harness_median:>15.2f}s {harness_median / plain_median:>6.2f}")
         # The whole job: plain pytest once per backend, one after the other, against one
         # `portability run` on all of them (concurrent workers).
-        urls = [f"--url={target}={DEFAULT_URLS[target]}" for target in args.backends.split(",")]
-        harness = [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "run",
-            "--project-dir",
-            str(project),
-            "--settings",
-            args.settings,
-            "--backends",
-            args.backends,
-            *urls,
-            "--",
-            *tests,
-        ]
+        harness = portability_run(project, args.backends.split(","), "--settings", args.settings, "--", *tests)
         plain_times, harness_times = [], []
         for _ in range(args.repeat):
             plain_times.append(sum(timed(command, project, plain_env) for command in commands))
