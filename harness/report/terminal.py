@@ -81,6 +81,8 @@ def render_findings(console: Console, comparison: Comparison) -> None:
             render_evidence(console, query["backends"])
             if query.get("cause"):
                 console.print(f"  likely cause: {query['cause']}", markup=False)
+            if query.get("hint"):
+                console.print(f"  query hint: {query['hint']}", markup=False)
         console.print(f"  hint: {finding.hint}", style="dim", markup=False)
 
 
@@ -91,4 +93,5 @@ def render_evidence(console: Console, backends: dict[str, dict]) -> None:
         console.print(f"    {backend:<11} {evidence.get('outcome', ''):<8} {message}", markup=False)
     for backend, evidence in sorted(backends.items()):
         if evidence.get("sql"):
-            console.print(f"      sql {backend:<11} {evidence['sql'][:300]}", style="dim", markup=False)
+            sql = " ".join(evidence["sql"].split())
+            console.print(f"      sql {backend:<11} {sql[:300]}", style="dim", markup=False)
