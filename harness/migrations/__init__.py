@@ -1,0 +1,1 @@
+"""`portability migrations`: apply, reverse, introspect and lint migrations on every backend."""
