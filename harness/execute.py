@@ -135,8 +135,13 @@ def run_workers(
     targets: list[Target],
     results_dir: Path,
     on_progress: Callable[[list[Worker]], None] = lambda workers: None,
+    command: Callable[[RunConfig, Worker], list[str]] | None = None,
 ) -> list[Worker]:
-    """Run one worker per target (and per stability repeat), at most ``config.jobs`` at a time."""
+    """Run one worker per target (and per stability repeat), at most ``config.jobs`` at a time.
+
+    A worker runs ``command(config, worker)``: the project's tests under pytest by default.
+    """
+    command = command or pytest_command
     workers = [
         Worker(target, results_dir / f"{target.name}{suffix}.jsonl", results_dir / f"{target.name}{suffix}.log", repeat)
         for repeat in range(1 + config.stability_runs)
@@ -149,7 +154,7 @@ def run_workers(
             running = [worker for worker in workers if worker.process and worker.returncode is None]
             while pending and len(running) < config.jobs:
                 worker = pending.pop(0)
-                _start(config, worker)
+                _start(config, worker, command(config, worker))
                 running.append(worker)
             for worker in running:
                 _check(config, worker)
@@ -169,11 +174,11 @@ def run_workers(
     return workers
 
 
-def _start(config: RunConfig, worker: Worker) -> None:
+def _start(config: RunConfig, worker: Worker, command: list[str]) -> None:
     worker.results_path.unlink(missing_ok=True)
     log = worker.log_path.open("w")
     worker.process = subprocess.Popen(
-        pytest_command(config, worker),
+        command,
         cwd=config.project_dir,
         env=worker_env(config, worker),
         stdin=subprocess.DEVNULL,
