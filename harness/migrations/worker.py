@@ -1,0 +1,281 @@
+"""One target's migration check, run in its own process: apply, reverse, re-apply, introspect.
+
+Run as ``python -m harness.migrations.worker --target NAME --results PATH [--check APP.NAME ...]``
+with the project's settings in DJANGO_SETTINGS_MODULE and the target's URL in
+PORTABILITY_<TARGET>_URL. It creates an empty, run-unique test database, applies every
+migration one at a time, and streams one JSON line per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from harness.config import Target, env_url_name, parse_target_url
+from harness.databases import databases_for_target
+from harness.probe import probe
+from harness.recorder import describe_database_error
+from harness.results import SCHEMA_VERSION, ResultsWriter
+from harness.vendors import vendor_for_target
+
+ENV_RUN_TOKEN = "PORTABILITY_RUN_TOKEN"
+MigrationKey = tuple[str, str]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--results", required=True, type=Path)
+    parser.add_argument("--check-app", help="check only this app's migrations")
+    parser.add_argument("--check-path", action="append", default=None, help="check only migrations in these files")
+    args = parser.parse_args()
+    vendor = vendor_for_target(args.target)
+    url = os.environ.get(env_url_name(args.target)) or vendor.default_url
+    target = Target(name=args.target, url=url, url_source="worker", database=parse_target_url(args.target, url))
+    writer = ResultsWriter(args.results, target.secrets)
+    started = time.monotonic()
+    try:
+        MigrationCheck(target, os.environ.get(ENV_RUN_TOKEN, "local"), writer, args.check_app, args.check_path).run()
+    finally:
+        writer.write("finish", exitstatus=0, duration=round(time.monotonic() - started, 3))
+        writer.close()
+
+
+class MigrationCheck:
+    """Apply, reverse and re-apply the project's migrations on one target."""
+
+    def __init__(
+        self, target: Target, token: str, writer: ResultsWriter, app: str | None, paths: list[str] | None
+    ) -> None:
+        self.target, self.token, self.writer = target, token, writer
+        self.app = app
+        self.paths = None if paths is None else {os.path.normpath(path) for path in paths}
+
+    def run(self) -> None:
+        import django
+        from django.conf import settings
+
+        settings.DATABASES = databases_for_target(settings.DATABASES, self.target, self.token)
+        django.setup()
+        server = probe(self.target)
+        self.writer.write(
+            "header",
+            schema_version=SCHEMA_VERSION,
+            target=self.target.name,
+            vendor=server.vendor,
+            product=server.product,
+            server_version=server.version,
+            url=self.target.masked_url,
+            django_version=django.get_version(),
+            python_version=platform.python_version(),
+            started_at=time.time(),
+        )
+        from django.db import connections
+
+        connection = connections["default"]
+        test_name = self._create_empty_database(connection)
+        try:
+            self._check(connection)
+        finally:
+            connection.close()
+            if self.target.vendor.is_server:
+                connection.creation._destroy_test_db(test_name, verbosity=0)
+
+    def _create_empty_database(self, connection: Any) -> str:
+        """An empty test database (Django's own creation code), not migrated."""
+        if not self.target.vendor.is_server:
+            return ":memory:"
+        name = connection.creation._create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+        connection.close()
+        connection.settings_dict["NAME"] = name
+        return name
+
+    # ------------------------------------------------------------ the check
+
+    def _check(self, connection: Any) -> None:
+        from django.db.migrations.executor import MigrationExecutor
+
+        executor = MigrationExecutor(connection)
+        loader = executor.loader
+        plan = [migration for migration, _ in executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True)]
+        self.writer.write("migration_plan", migrations=[_key_name(m) for m in plan])
+        failed: set[MigrationKey] = set()
+        applied: list[Any] = []
+        for migration in plan:
+            key = (migration.app_label, migration.name)
+            if self._blocked(loader, key, failed):
+                failed.add(key)
+                self._write_step("apply", migration, "skipped", detail="depends on a migration that failed here")
+                continue
+            if self._apply(executor, loader, migration):
+                applied.append(migration)
+            else:
+                failed.add(key)
+        self._write_schema(connection, loader)
+        self._reverse_and_reapply(executor, loader, applied)
+
+    def _is_checked(self, migration: Any) -> bool:
+        """Earlier migrations are applied unchecked, only to reach the starting state."""
+        if self.app is not None and migration.app_label != self.app:
+            return False
+        return self.paths is None or os.path.normpath(_relative_path(migration) or "") in self.paths
+
+    @staticmethod
+    def _blocked(loader: Any, key: MigrationKey, failed: set[MigrationKey]) -> bool:
+        return any(ancestor in failed for ancestor in loader.graph.forwards_plan(key)[:-1])
+
+    def _apply(self, executor: Any, loader: Any, migration: Any) -> bool:
+        from harness.migrations.schema import introspect
+
+        key = (migration.app_label, migration.name)
+        connection = executor.connection
+        sql = _collect_sql(loader, migration) if self._is_checked(migration) else []
+        before = introspect(connection) if not self.target.vendor.transactional_ddl else None
+        state = loader.project_state(key, at_end=False)
+        started = time.perf_counter()
+        try:
+            executor.apply_migration(state, migration)
+        except Exception as error:  # noqa: BLE001 - any failure of a migration is a result
+            left = _left_applied(before, introspect(connection)) if before is not None else []
+            self._write_step(
+                "apply",
+                migration,
+                "failed",
+                error=_error_of(error),
+                sql=sql,
+                duration=time.perf_counter() - started,
+                left_applied=left,
+            )
+            return False
+        self._write_step("apply", migration, "applied", sql=sql, duration=time.perf_counter() - started)
+        return True
+
+    def _reverse_and_reapply(self, executor: Any, loader: Any, applied: list[Any]) -> None:
+        """Unapply back to the start, then apply again: every checked migration must survive both."""
+        from django.db.migrations.exceptions import IrreversibleError
+
+        reversed_ok: list[Any] = []
+        for migration in reversed(applied):
+            # Migration.unapply() replays the operations from the state before the migration.
+            state = loader.project_state((migration.app_label, migration.name), at_end=False)
+            try:
+                executor.unapply_migration(state, migration)
+            except IrreversibleError as error:
+                operation = str(error).split(" in ", 1)[0].removeprefix("Operation ")
+                self._write_step(
+                    "reverse", migration, "irreversible", error={"message": str(error), "operation": operation}
+                )
+                break
+            except Exception as error:  # noqa: BLE001
+                self._write_step("reverse", migration, "failed", error=_error_of(error))
+                break
+            self._write_step("reverse", migration, "reversed")
+            reversed_ok.append(migration)
+        for migration in reversed(reversed_ok):
+            state = loader.project_state((migration.app_label, migration.name), at_end=False)
+            try:
+                executor.apply_migration(state, migration)
+            except Exception as error:  # noqa: BLE001
+                self._write_step("reapply", migration, "failed", error=_error_of(error))
+                break
+            self._write_step("reapply", migration, "applied")
+
+    def _write_step(self, phase: str, migration: Any, status: str, **fields: Any) -> None:
+        if "duration" in fields:
+            fields["duration"] = round(fields["duration"], 4)
+        self.writer.write(
+            "migration",
+            phase=phase,
+            migration=_key_name(migration),
+            status=status,
+            checked=self._is_checked(migration),
+            path=_relative_path(migration),
+            **fields,
+        )
+
+    def _write_schema(self, connection: Any, loader: Any) -> None:
+        import django.apps
+        from django.db.migrations.autodetector import MigrationAutodetector
+        from django.db.migrations.state import ProjectState
+
+        from harness.migrations.schema import expected_schema, introspect
+
+        state_apps = loader.project_state().apps
+        self.writer.write(
+            "schema", tables=_tables(introspect(connection)), expected=_tables(expected_schema(state_apps, connection))
+        )
+        changes = MigrationAutodetector(loader.project_state(), ProjectState.from_apps(django.apps.apps)).changes(
+            graph=loader.graph
+        )
+        for app_label, migrations in sorted(changes.items()):
+            operations = [operation.describe() for migration in migrations for operation in migration.operations]
+            self.writer.write("missing_migration", app=app_label, operations=operations)
+
+
+def _collect_sql(loader: Any, migration: Any) -> list[str]:
+    """The SQL `sqlmigrate` shows for this migration on this backend."""
+    try:
+        return loader.collect_sql([(migration, False)])
+    except Exception as error:  # noqa: BLE001 - the apply step reports the real error
+        return [f"-- cannot show the SQL: {type(error).__name__}: {' '.join(str(error).split())[:200]}"]
+
+
+def _error_of(error: BaseException) -> dict[str, Any]:
+    described = describe_database_error(error)
+    operation = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name in ("apply", "unapply") and frame.f_code.co_filename.endswith(
+            os.path.join("migrations", "migration.py")
+        ):
+            current = frame.f_locals.get("operation")
+            if current is not None:
+                operation = current.describe()
+        traceback = traceback.tb_next
+    return {**described, "operation": operation}
+
+
+def _left_applied(before: dict, after: dict) -> list[str]:
+    """What a failed, non-transactional migration left behind: tables, columns, constraints."""
+    left = [f"table {name} created" for name in sorted(set(after) - set(before))]
+    left += [f"table {name} dropped" for name in sorted(set(before) - set(after))]
+    for name in sorted(set(before) & set(after)):
+        old_columns = {column.name for column in before[name].columns}
+        new_columns = {column.name for column in after[name].columns}
+        left += [f"column {name}.{column} added" for column in sorted(new_columns - old_columns)]
+        left += [f"column {name}.{column} dropped" for column in sorted(old_columns - new_columns)]
+        added = after[name].constraints - before[name].constraints
+        left += [f"{c.kind} on {name} ({', '.join(c.columns)}) added" for c in sorted(added, key=str)]
+    return left
+
+
+def _tables(schema: dict) -> dict[str, Any]:
+    """A schema as JSON: columns in order, constraints sorted."""
+    return {
+        name: {
+            "columns": [asdict(column) for column in table.columns],
+            "constraints": sorted((asdict(constraint) for constraint in table.constraints), key=repr),
+        }
+        for name, table in sorted(schema.items())
+    }
+
+
+def _key_name(migration: Any) -> str:
+    return f"{migration.app_label}.{migration.name}"
+
+
+def _relative_path(migration: Any) -> str | None:
+    import sys
+
+    module_file = getattr(sys.modules.get(type(migration).__module__), "__file__", None)
+    return os.path.relpath(module_file) if module_file else None
+
+
+if __name__ == "__main__":
+    main()
