@@ -111,6 +111,53 @@ def run(
     sys.exit(code)
 
 
+@main.command()
+@click.option("--project-dir", default=".", show_default=True, help="The Django project.")
+@click.option("--settings", help="Django settings module (resolved as for `run`).")
+@click.option("--backends", help="Comma-separated targets (default: all configured).")
+@click.option("--url", "urls", multiple=True, metavar="TARGET=URL", help="Database URL of a target (repeatable).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Backends checked at once (default: all).")
+@click.option("--results-dir", type=click.Path(file_okay=False), help="Keep each backend's results file here.")
+@click.option("--app", help="Check only this app's migrations (the others are applied, unchecked).")
+@click.option("--since", metavar="GIT_REV", help="Check only migration files added or changed since this revision.")
+@click.option("--plan", "show_plan", is_flag=True, help="Print each migration's SQL per backend, side by side.")
+@click.option("--ignore", multiple=True, metavar="CODE|APP.MIGRATION[:CODE]", help="Silence a lint rule.")
+def migrations(project_dir, settings, backends, urls, json_path, jobs, results_dir, app, since, show_plan, ignore):
+    """Check that every migration applies, reverses and leaves the same schema on every backend."""
+    from harness.config import read_pyproject
+    from harness.migrations.check import run_migrations_check
+
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    console = make_console()
+    try:
+        config = load_run_config(
+            project_dir=project_dir,
+            settings=settings,
+            backends=backends,
+            urls=list(urls),
+            jobs=jobs,
+            json_path=json_path,
+            pytest_args=[],
+        )
+        configured = read_pyproject(config.project_dir).get("migrations_ignore", [])
+        code = run_migrations_check(
+            config,
+            console,
+            app=app,
+            since=since,
+            show_plan=show_plan,
+            ignore=[*configured, *ignore],
+            results_dir=Path(results_dir) if results_dir else None,
+        )
+    except PortabilityError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        click.echo("portability: interrupted; this run's test databases were dropped", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code)
+
+
 def _report_order(results_file: WorkerResults) -> int:
     order = known_targets()
     return order.index(results_file.target) if results_file.target in order else len(order)

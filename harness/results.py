@@ -60,6 +60,8 @@ class WorkerResults:
     tests: dict[str, TestResult] = field(default_factory=dict)
     setup_failures: list[dict[str, Any]] = field(default_factory=list)
     queries: list[dict[str, Any]] = field(default_factory=list)
+    # Records of other commands' workers (e.g. `migration`, `schema`), by type.
+    other: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     finish: dict[str, Any] | None = None
 
     @property
@@ -96,6 +98,8 @@ class WorkerResults:
             self.setup_failures.append(record)
         elif kind == "finish":
             self.finish = record
+        else:
+            self.other.setdefault(str(kind), []).append(record)
 
 
 class ResultsFollower:

@@ -1,0 +1,211 @@
+"""`portability migrations`: apply, reverse, re-apply and introspect on every backend, then compare."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.backends import BackendStatus, status_from_results
+from harness.compare import Comparison
+from harness.config import RunConfig
+from harness.errors import EXIT_FINDINGS, EXIT_SAME, ConfigError
+from harness.execute import Worker, preflight, project_env, run_workers
+from harness.findings import Finding
+from harness.migrations.compare import migration_findings
+from harness.report.json_report import write_json_report
+from harness.report.progress import WorkerProgress
+from harness.report.terminal import render_findings
+from harness.runner import probe_targets
+
+
+def worker_command(app: str | None, paths: list[str] | None) -> Any:
+    def command(config: RunConfig, worker: Worker) -> list[str]:
+        arguments = [
+            sys.executable,
+            "-m",
+            "harness.migrations.worker",
+            "--target",
+            worker.target.name,
+            "--results",
+            str(worker.results_path),
+        ]
+        if app:
+            arguments += ["--check-app", app]
+        for path in paths or []:
+            arguments += ["--check-path", path]
+        return arguments
+
+    return command
+
+
+def changed_migration_files(project_dir: Path, since: str) -> list[str]:
+    """Migration files added or changed since a git revision (committed or not)."""
+
+    def git(*arguments: str) -> list[str]:
+        completed = subprocess.run(["git", "-C", str(project_dir), *arguments], capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise ConfigError(detail=f"--since {since!r}: git says: {completed.stderr.strip().splitlines()[-1:]}")
+        return completed.stdout.splitlines()
+
+    names = git("diff", "--name-only", "--relative", since, "--") + git("ls-files", "--others", "--exclude-standard")
+    return sorted(
+        {
+            name
+            for name in names
+            if "/migrations/" in f"/{name}" and name.endswith(".py") and not name.endswith("__init__.py")
+        }
+    )
+
+
+def run_migrations_check(
+    config: RunConfig,
+    console: Console,
+    *,
+    app: str | None,
+    since: str | None,
+    show_plan: bool,
+    ignore: list[str],
+    results_dir: Path | None = None,
+) -> int:
+    """Check the project's migrations on every available target; render; return the exit code."""
+    preflight(config)
+    paths = changed_migration_files(config.project_dir, since) if since else None
+    ready, unavailable = probe_targets(config)
+    console.print(
+        f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}", markup=False
+    )
+    if paths is not None:
+        console.print(
+            f"checking {len(paths)} migration file(s) changed since {since}: {', '.join(paths) or '-'}", markup=False
+        )
+    holder = nullcontext(str(results_dir)) if results_dir else tempfile.TemporaryDirectory(prefix="portability-")
+    with holder as directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        with WorkerProgress(console) as progress:
+            workers = run_workers(config, ready, Path(directory), progress.update, worker_command(app, paths))
+        results = [worker.results for worker in workers if worker.results.header]
+        findings = migration_findings(results)
+        findings += [finding for finding in run_lint(config, app, paths, ignore)]
+        statuses = {**unavailable, **{worker.target.name: _status(worker) for worker in workers}}
+    backends = [statuses[target.name] for target in config.targets]
+    comparison = Comparison(backends=[result.target for result in results], findings=findings)
+    exit_code = EXIT_FINDINGS if findings else EXIT_SAME
+    render_migration_backends(console, backends)
+    if show_plan:
+        render_plan(console, results)
+    render_findings(console, comparison)
+    if config.json_path:
+        write_json_report(config.json_path, backends, comparison, exit_code)
+        console.print(f"JSON report: {config.json_path}")
+    return exit_code
+
+
+def run_lint(config: RunConfig, app: str | None, paths: list[str] | None, ignore: list[str]) -> list[Finding]:
+    """The static lint rules, run once in a child process with the project's settings."""
+    import json
+
+    command = [
+        sys.executable,
+        "-m",
+        "harness.migrations.lint",
+        "--settings",
+        config.settings,
+        "--project-dir",
+        str(config.project_dir),
+    ]
+    if app:
+        command += ["--app", app]
+    for code in ignore:
+        command += ["--ignore", code]
+    completed = subprocess.run(
+        command, cwd=config.project_dir, env=project_env(config), capture_output=True, text=True, timeout=300
+    )
+    if completed.returncode != 0:
+        raise ConfigError(detail=f"migration lint failed: {(completed.stderr.strip().splitlines() or ['?'])[-1]}")
+    findings = []
+    for item in json.loads(completed.stdout):
+        if paths is not None and item["path"] not in paths:
+            continue
+        findings.append(
+            Finding(
+                kind="migration_lint",
+                test=None,
+                location={"path": item["path"], "line": item.get("line")},
+                message=f"{item['migration']}: {item['message']}",
+                backends={target: {"outcome": item["severity"], "message": item["rule"]} for target in item["targets"]},
+                details={
+                    "code": item["code"],
+                    "rule": item["rule"],
+                    "hint": item["hint"],
+                    "migration": item["migration"],
+                    "severity": item["severity"],
+                },
+            )
+        )
+    return findings
+
+
+def _status(worker: Worker) -> BackendStatus:
+    results = worker.results
+    status = (
+        status_from_results(results)
+        if results.header
+        else BackendStatus(
+            worker.target.name,
+            worker.target.vendor.django_vendor,
+            None,
+            None,
+            "crashed",
+            worker.target.masked_url,
+            worker.log_tail(3),
+        )
+    )
+    steps = [record for record in results.other.get("migration", []) if record["phase"] == "apply"]
+    status.counts = {
+        "applied": sum(step["status"] == "applied" for step in steps),
+        "failed": sum(step["status"] == "failed" for step in steps),
+        "skipped": sum(step["status"] == "skipped" for step in steps),
+    }
+    return status
+
+
+def render_migration_backends(console: Console, backends: list[BackendStatus]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Backends", title_justify="left")
+    for column in ("backend", "server", "status", "applied", "failed", "skipped", "time"):
+        table.add_column(column, justify="right" if column in ("applied", "failed", "skipped", "time") else "left")
+    for backend in backends:
+        counts = backend.counts
+        table.add_row(
+            backend.name,
+            backend.server,
+            backend.status,
+            *(str(counts[key]) if counts else "-" for key in ("applied", "failed", "skipped")),
+            f"{backend.duration:.1f}s" if backend.duration is not None else "-",
+        )
+    console.print(table)
+    for backend in backends:
+        if backend.reason:
+            console.print(f"  {backend.name}: {backend.status} at {backend.url}: {backend.reason}", markup=False)
+
+
+def render_plan(console: Console, results: list[Any]) -> None:
+    """Per migration, each target's SQL side by side (as `sqlmigrate` would show it)."""
+    by_migration: dict[str, dict[str, list[str]]] = {}
+    for result in results:
+        for step in result.other.get("migration", []):
+            if step["phase"] == "apply" and step.get("sql"):
+                by_migration.setdefault(step["migration"], {})[result.target] = step["sql"]
+    for migration, per_target in by_migration.items():
+        console.print(f"[bold]{migration}[/]")
+        for target, statements in per_target.items():
+            console.print(f"  {target}:", markup=False)
+            for statement in statements:
+                console.print(f"    {statement}", markup=False, style="dim")

@@ -1,0 +1,971 @@
+"""Static lint rules for Django migrations: what will not run alike on every target, and what breaks a rolling deploy.
+
+Each rule is a small function registered in ``RULES`` with a stable code. It is given one operation of a
+migration together with the project state just before that operation, and yields ``Hit``s. Vendor facts the
+rules need (SQL dialect patterns, function names, collation names, identifier and key limits) are module-level
+data below, each with a comment saying where it comes from.
+
+Run from the command line (prints a JSON list of findings)::
+
+    python -m harness.migrations.lint --settings S --project-dir D [--app LABEL]... [--ignore CODE]...
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.db.migrations.operations import RunPython, RunSQL
+from django.db.models.fields import NOT_PROVIDED
+
+from harness.vendors import vendor_for_target
+
+TARGETS: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mariadb")
+MYSQLS: tuple[str, ...] = ("mysql", "mariadb")
+SERVERS: tuple[str, ...] = ("postgresql", "mysql", "mariadb")
+
+# --- Vendor facts --------------------------------------------------------------------------------------------
+
+# Longest identifier each target takes, and what it does with a longer one. The numbers are the
+# ``max_identifier_length`` of harness.vendors; the unit and the behaviour are added here.
+# SQLite has no limit. PostgreSQL counts bytes (NAMEDATALEN - 1) and truncates silently, so two long names
+# that share a 63-byte prefix collide; MySQL/MariaDB count characters and reject (error 1059).
+IDENTIFIER_LIMITS: dict[str, tuple[int, str, str]] = {
+    "postgresql": (vendor_for_target("postgresql").max_identifier_length or 63, "bytes", "truncates silently"),
+    "mysql": (vendor_for_target("mysql").max_identifier_length or 64, "characters", "rejects"),
+    "mariadb": (vendor_for_target("mariadb").max_identifier_length or 64, "characters", "rejects"),
+}
+
+# Field types MySQL/MariaDB store as TEXT/BLOB/JSON (Django's mysql ``_limited_data_types``): a key on them needs a
+# prefix length (error 1170); Django silently skips ``db_index=True`` on them.
+UNINDEXABLE_ON_MYSQL: frozenset[str] = frozenset({"TextField", "BinaryField", "JSONField"})
+
+# InnoDB's largest index key (DYNAMIC/COMPRESSED row format, the default since MySQL 5.7 / MariaDB 10.2), in bytes,
+# and what one character of a VARCHAR counts for under utf8mb4 (error 1071 when exceeded).
+MYSQL_MAX_KEY_BYTES = 3072
+MYSQL_BYTES_PER_CHAR = 4
+# Key bytes of fixed-size column types, for composite keys that mix them with CharFields.
+MYSQL_FIXED_KEY_BYTES: dict[str, int] = {
+    "AutoField": 4,
+    "BigAutoField": 8,
+    "SmallAutoField": 2,
+    "IntegerField": 4,
+    "BigIntegerField": 8,
+    "SmallIntegerField": 2,
+    "PositiveIntegerField": 4,
+    "PositiveBigIntegerField": 8,
+    "PositiveSmallIntegerField": 2,
+    "BooleanField": 1,
+    "DateField": 3,
+    "DateTimeField": 8,
+    "TimeField": 6,
+    "DurationField": 8,
+    "FloatField": 8,
+    "UUIDField": 128,  # char(32) utf8mb4 on MySQL (native uuid on MariaDB 10.7+: 16)
+    "ForeignKey": 8,
+    "OneToOneField": 8,
+}
+
+# Raw SQL constructs that are not valid (or not the same) everywhere: (pattern, targets it breaks on, why).
+# Patterns run on the SQL with string literals blanked to '' and comments removed, case-insensitively.
+SQL_PATTERNS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    (r'"[^"\s]+"', MYSQLS, "double-quoted identifiers (strings on MySQL/MariaDB unless ANSI_QUOTES)"),
+    (r"`[^`]+`", ("postgresql",), "backtick-quoted identifiers"),
+    (r"\bCREATE\s+EXTENSION\b", ("sqlite", *MYSQLS), "CREATE EXTENSION (PostgreSQL only)"),
+    (r"(\w|\)|')::\w", ("sqlite", *MYSQLS), ":: casts (PostgreSQL only; use CAST(x AS type))"),
+    (r"\bILIKE\b", ("sqlite", *MYSQLS), "ILIKE (PostgreSQL only)"),
+    (r"\b(SMALL|BIG)?SERIAL\b", ("sqlite", *MYSQLS), "SERIAL types (PostgreSQL; BIGINT UNSIGNED on MySQL)"),
+    (r"\bAUTO_INCREMENT\b", ("sqlite", "postgresql"), "AUTO_INCREMENT (MySQL/MariaDB only)"),
+    (r"\bAUTOINCREMENT\b", SERVERS, "AUTOINCREMENT (SQLite only)"),
+    (r"\bENGINE\s*=", ("sqlite", "postgresql"), "ENGINE= table options (MySQL/MariaDB only)"),
+    (r"\bCREATE\s+(UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\b", ("mysql",), "CREATE INDEX IF NOT EXISTS (not MySQL)"),
+    (
+        r"\bCREATE\s+(UNIQUE\s+)?INDEX\b[^;]*?\bON\s+[\w\"`.]+\s*\(\s*(\(|\w+\s*\()",
+        MYSQLS,
+        "functional index key parts (MySQL needs ((expr)) and 8.0.13+, MariaDB has none)",
+    ),
+    (r"\bDROP\s+INDEX\s+(?![^;]*\bON\b)", MYSQLS, "DROP INDEX without ON table (MySQL/MariaDB require it)"),
+    (r"\bDROP\s+INDEX\b[^;]*\bON\b", ("sqlite", "postgresql"), "DROP INDEX ... ON table (MySQL/MariaDB only)"),
+    (r"\bCONCURRENTLY\b", ("sqlite", *MYSQLS), "CONCURRENTLY (PostgreSQL only, and only outside a transaction)"),
+    (r"\bRETURNING\b", ("mysql",), "RETURNING (not MySQL; SQLite 3.35+, MariaDB 10.5+)"),
+    (r"\bON\s+CONFLICT\b", MYSQLS, "ON CONFLICT (PostgreSQL/SQLite only)"),
+    (r"\bON\s+DUPLICATE\s+KEY\b", ("sqlite", "postgresql"), "ON DUPLICATE KEY (MySQL/MariaDB only)"),
+    (r"\bINSERT\s+IGNORE\b", ("sqlite", "postgresql"), "INSERT IGNORE (MySQL/MariaDB only)"),
+    (r"\bINSERT\s+OR\s+(IGNORE|REPLACE)\b", SERVERS, "INSERT OR IGNORE/REPLACE (SQLite only)"),
+    (r"\bREPLACE\s+INTO\b", ("postgresql",), "REPLACE INTO (not PostgreSQL)"),
+    (r"\bN?REGEXP\b|\bRLIKE\b", ("postgresql",), "REGEXP (not PostgreSQL; use ~)"),
+    (r"[\w)'\"]\s*!?~\*?\s*['\w(]", ("sqlite", *MYSQLS), "~ regex match operator (PostgreSQL only)"),
+    (r"\|\|", MYSQLS, "|| concatenation (logical OR on MySQL/MariaDB; use CONCAT)"),
+    (r"\bTRUNCATE\b", ("sqlite",), "TRUNCATE (SQLite has none; use DELETE FROM)"),
+    (r"\bALTER\s+COLUMN\b", ("sqlite",), "ALTER COLUMN (SQLite cannot alter columns)"),
+    (r"\bALTER\s+COLUMN\s+[\w\"`]+\s+(SET\s+DATA\s+)?TYPE\b", MYSQLS, "ALTER COLUMN ... TYPE (PostgreSQL only)"),
+    (r"\bALTER\s+COLUMN\b[^;]*\b(SET|DROP)\s+NOT\s+NULL\b", MYSQLS, "ALTER COLUMN SET/DROP NOT NULL (PostgreSQL)"),
+    (r"\bMODIFY\s+(COLUMN\s+)?[\w`]", ("sqlite", "postgresql"), "MODIFY COLUMN (MySQL/MariaDB only)"),
+    (r"\bUNSIGNED\b", ("postgresql",), "UNSIGNED integer types (not PostgreSQL)"),
+    (r"\b(TINYINT|MEDIUMINT|LONGTEXT|MEDIUMTEXT|TINYTEXT|LONGBLOB|DATETIME)\b", ("postgresql",), "MySQL column types"),
+    (r"\b(JSONB|BYTEA|TIMESTAMPTZ|INET|CIDR|TSVECTOR)\b", MYSQLS, "PostgreSQL column types"),
+    (
+        r"\bCREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|TRIGGER)\b",
+        TARGETS,
+        "functions/procedures/triggers are written in each vendor's own dialect",
+    ),
+)
+
+# Function names that exist only on some targets: name → the targets that HAVE it.
+# Functions every target has (COALESCE, LOWER, UPPER, LENGTH, ABS, ROUND, ...) are simply not listed.
+SQL_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "now": SERVERS,  # SQLite has CURRENT_TIMESTAMP / datetime('now'), no NOW()
+    "gen_random_uuid": ("postgresql",),
+    "uuid_generate_v4": ("postgresql",),
+    "uuid": MYSQLS,
+    "random": ("sqlite", "postgresql"),
+    "rand": MYSQLS,
+    "datetime": ("sqlite",),
+    "strftime": ("sqlite",),
+    "julianday": ("sqlite",),
+    "unixepoch": ("sqlite",),
+    "date_trunc": ("postgresql",),
+    "to_char": ("postgresql",),
+    "to_tsvector": ("postgresql",),
+    "generate_series": ("postgresql",),
+    "array_agg": ("postgresql",),
+    "string_agg": ("postgresql",),
+    "date_format": MYSQLS,
+    "str_to_date": MYSQLS,
+    "unix_timestamp": MYSQLS,
+    "curdate": MYSQLS,
+    "group_concat": ("sqlite", *MYSQLS),
+    "ifnull": ("sqlite", *MYSQLS),
+    "concat": SERVERS,  # SQLite only from 3.44
+    "char_length": SERVERS,
+    "md5": SERVERS,
+}
+
+# Collation names each target knows: (patterns, whether names compare case-insensitively).
+# No collation name exists on all three vendors, so any db_collation concerns at least one target.
+COLLATIONS: dict[str, tuple[tuple[str, ...], bool]] = {
+    # The three built-in SQLite collating sequences.
+    "sqlite": ((r"binary", r"nocase", r"rtrim"), True),
+    # Built-ins, ICU collations ("und-x-icu", "de-x-icu") and libc locales ("en_US.utf8"); names are identifiers.
+    "postgresql": (
+        (
+            r"C",
+            r"POSIX",
+            r"default",
+            r"ucs_basic",
+            r"unicode",
+            r"pg_c_utf8",
+            r"[a-z]{2,3}(-[A-Za-z0-9]+)*-x-icu",
+            r"[a-z]{2,3}_[A-Z]{2}(\.(utf8|UTF-8))?",
+        ),
+        False,
+    ),
+    # charset_name[_variant] collations. utf8mb4_0900_* are MySQL 8 only (MariaDB aliases them only from 11.4.5).
+    "mysql": (
+        (
+            r"(utf8mb4|utf8mb3|utf8|latin1|latin2|ascii|ucs2|utf16|utf16le|utf32|cp1250|cp1251|big5|gbk|sjis)_"
+            r"(?!uca1400_)\w+",
+            r"binary",
+        ),
+        True,
+    ),
+    # MariaDB has the same charset collations minus utf8mb4_0900_*, plus the uca1400 ones (10.10+).
+    "mariadb": (
+        (
+            r"(utf8mb4|utf8mb3|utf8|latin1|latin2|ascii|ucs2|utf16|utf16le|utf32|cp1250|cp1251|big5|gbk|sjis)_"
+            r"(?!0900_)\w+",
+            r"binary",
+        ),
+        True,
+    ),
+}
+
+# Heuristic for "this raw SQL only runs on one vendor": the migration module reads the connection's vendor
+# (``schema_editor.connection.vendor`` in a RunPython, or ``connection.vendor`` choosing the operations list).
+VENDOR_GUARD = re.compile(r"\bconnection\.vendor\b|\bconnection\.display_name\b")
+
+# Operations that only change Django's model state, never the database.
+STATE_ONLY_OPERATIONS = frozenset({"AlterModelOptions", "AlterModelManagers"})
+# Operations that change rows (subclasses included).
+DATA_OPERATIONS = (RunPython, RunSQL)
+
+# --- The finding model ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    code: str  # e.g. "PM301"
+    rule: str  # short name e.g. "runpython-without-reverse"
+    migration: str  # "app_label.0003_name"
+    operation: int  # index in migration.operations
+    path: str  # migration file path relative to project root
+    line: int | None  # line of the operation in the file
+    message: str  # one line
+    hint: str
+    targets: tuple[str, ...]  # which of "sqlite", "postgresql", "mysql", "mariadb" it concerns
+    severity: str  # "error" or "warning"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["targets"] = list(self.targets)
+        return data
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule yields; the rule's own severity and hint apply unless overridden."""
+
+    message: str
+    targets: tuple[str, ...] = TARGETS
+    severity: str | None = None
+    hint: str | None = None
+
+
+@dataclass
+class OpContext:
+    """One operation of a migration, seen with the project state just before it."""
+
+    app_label: str
+    migration: Any
+    index: int
+    operation: Any
+    state: Any  # ProjectState
+    created: frozenset[str]  # models (lower-case names) created by this migration so far, this operation included
+    guarded: bool  # the module checks connection.vendor
+    populated_tables: frozenset[str]
+
+    @property
+    def kind(self) -> str:
+        return type(self.operation).__name__
+
+    def model_state(self, model_name: str) -> Any:
+        return self.state.models.get((self.app_label, model_name.lower()))
+
+    def existed(self, model_name: str) -> bool:
+        """Did the model's table exist before this migration (so it may hold rows and old code may use it)?"""
+        return model_name.lower() not in self.created
+
+    def field(self, model_name: str, field_name: str) -> Any:
+        model = self.model_state(model_name)
+        return model.fields.get(field_name) if model else None
+
+    def fields(self, model_name: str) -> dict[str, Any]:
+        model = self.model_state(model_name)
+        return dict(model.fields) if model else {}
+
+    def db_table(self, model_name: str) -> str:
+        model = self.model_state(model_name)
+        explicit = model.options.get("db_table") if model else None
+        return explicit or f"{self.app_label}_{model_name.lower()}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    hint: str
+    check: Callable[[OpContext], Iterable[Hit]]
+
+
+RULES: list[Rule] = []
+
+
+def rule(code: str, name: str, severity: str, hint: str) -> Callable:
+    def register(check: Callable[[OpContext], Iterable[Hit]]) -> Callable:
+        RULES.append(Rule(code, name, severity, hint, check))
+        return check
+
+    return register
+
+
+# --- Helpers -------------------------------------------------------------------------------------------------
+
+
+def _names(targets: Iterable[str]) -> str:
+    return ", ".join(t for t in TARGETS if t in set(targets))
+
+
+def _not_provided(value: Any) -> bool:
+    return value is NOT_PROVIDED
+
+
+def _internal_type(field: Any) -> str:
+    try:
+        return field.get_internal_type()
+    except Exception:  # a custom field that needs a model to answer
+        return type(field).__name__
+
+
+def _column(name: str, field: Any) -> str:
+    if getattr(field, "db_column", None):
+        return field.db_column
+    return f"{name}_id" if getattr(field, "many_to_one", False) or getattr(field, "one_to_one", False) else name
+
+
+def _strip_sql(sql: str) -> str:
+    """Comments removed and string literals blanked, so patterns only see SQL syntax."""
+    sql = re.sub(r"--[^\n]*", " ", sql)
+    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.S)
+    return re.sub(r"'(?:[^']|'')*'", "''", sql)
+
+
+def _sql_texts(value: Any) -> list[str]:
+    """The SQL strings of a RunSQL ``sql``/``reverse_sql`` (a string, or a list of strings or (sql, params))."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [value]
+    texts = []
+    for item in value:
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, (list, tuple)) and item and isinstance(item[0], str):
+            texts.append(item[0])
+    return texts
+
+
+def sql_problems(sql: str) -> list[tuple[tuple[str, ...], str]]:
+    """(targets it breaks on, why) for each non-portable construct in ``sql``."""
+    text = _strip_sql(sql)
+    problems = [(targets, why) for pattern, targets, why in SQL_PATTERNS if re.search(pattern, text, re.I)]
+    for name in sorted({m.lower() for m in re.findall(r"\b(\w+)\s*\(", text)}):
+        if name in SQL_FUNCTIONS:
+            have = SQL_FUNCTIONS[name]
+            problems.append((tuple(t for t in TARGETS if t not in have), f"{name.upper()}() (only {_names(have)})"))
+    return problems
+
+
+def _collation_targets(name: str) -> tuple[str, ...]:
+    """The targets that know a collation name."""
+    known = []
+    for target, (patterns, case_insensitive) in COLLATIONS.items():
+        flags = re.I if case_insensitive else 0
+        if any(re.fullmatch(pattern, name, flags) for pattern in patterns):
+            known.append(target)
+    return tuple(t for t in TARGETS if t in known)
+
+
+def _new_fields(ctx: OpContext) -> Iterator[tuple[str, str, Any, Any]]:
+    """(model, field name, new field, old field or None) for every field this operation defines or redefines."""
+    op = ctx.operation
+    if ctx.kind == "CreateModel":
+        for name, field in op.fields:
+            yield op.name, name, field, None
+    elif ctx.kind == "AddField":
+        yield op.model_name, op.name, op.field, None
+    elif ctx.kind == "AlterField":
+        yield op.model_name, op.name, op.field, ctx.field(op.model_name, op.name)
+
+
+@dataclass(frozen=True)
+class Key:
+    """An index or unique key this operation creates."""
+
+    model: str
+    fields: tuple[tuple[str, Any], ...]  # (name, field) resolved where possible
+    unique: bool
+    explicit: bool  # an Index/constraint/together option rather than a field's db_index/unique
+    what: str  # for messages
+
+
+def _resolve(ctx: OpContext, model: str, names: Iterable[str], extra: dict[str, Any] | None = None) -> tuple:
+    fields = {**ctx.fields(model), **(extra or {})}
+    return tuple((name, fields[name]) for name in (n.lstrip("-") for n in names) if name in fields)
+
+
+def _keys(ctx: OpContext) -> Iterator[Key]:
+    """Every index or unique key the operation adds."""
+    op, kind = ctx.operation, ctx.kind
+    for model, name, field, old in _new_fields(ctx):
+        if getattr(field, "many_to_many", False):
+            continue
+        if field.unique and not (old is not None and old.unique):
+            yield Key(model, ((name, field),), True, False, f"unique=True on {model}.{name}")
+        elif field.db_index and not field.unique and not (old is not None and old.db_index):
+            yield Key(model, ((name, field),), False, False, f"db_index=True on {model}.{name}")
+    if kind == "CreateModel":
+        own = dict(op.fields)
+        options = op.options
+        for fields in options.get("unique_together") or ():
+            yield Key(op.name, _resolve(ctx, op.name, fields, own), True, True, f"unique_together {tuple(fields)}")
+        for fields in options.get("index_together") or ():
+            yield Key(op.name, _resolve(ctx, op.name, fields, own), False, True, f"index_together {tuple(fields)}")
+        for index in options.get("indexes") or ():
+            yield Key(op.name, _resolve(ctx, op.name, index.fields, own), False, True, f"index {index.name}")
+        for constraint in options.get("constraints") or ():
+            if getattr(constraint, "fields", None) and type(constraint).__name__ == "UniqueConstraint":
+                fields = _resolve(ctx, op.name, constraint.fields, own)
+                yield Key(op.name, fields, True, True, f"constraint {constraint.name}")
+    elif kind == "AddIndex":
+        yield Key(op.model_name, _resolve(ctx, op.model_name, op.index.fields), False, True, f"index {op.index.name}")
+    elif kind == "AddConstraint" and type(op.constraint).__name__ == "UniqueConstraint":
+        fields = _resolve(ctx, op.model_name, getattr(op.constraint, "fields", ()) or ())
+        if fields:
+            yield Key(op.model_name, fields, True, True, f"constraint {op.constraint.name}")
+    elif kind in ("AlterUniqueTogether", "AlterIndexTogether"):
+        option = op.option_name
+        model = ctx.model_state(op.name)
+        before = {tuple(f) for f in (model.options.get(option) or ())} if model else set()
+        for fields in op.option_value or ():
+            if tuple(fields) not in before:
+                yield Key(
+                    op.name,
+                    _resolve(ctx, op.name, fields),
+                    option == "unique_together",
+                    True,
+                    f"{option} {tuple(fields)}",
+                )
+
+
+# --- Rules ---------------------------------------------------------------------------------------------------
+
+ROLLOUT_ADD = "add it nullable (or with db_default) → deploy code that writes it → backfill → make it non-null"
+ROLLOUT_REMOVE = "deploy code that no longer reads or writes it → remove it in a later migration"
+ROLLOUT_CHANGE = "add a new column of the new type → write both → backfill → switch reads → drop the old column"
+
+
+@rule(
+    "PM301",
+    "runsql-not-portable",
+    "error",
+    "write the change with migration operations or the ORM, or run the SQL only on its vendor: a RunPython that "
+    "checks schema_editor.connection.vendor before schema_editor.execute(...)",
+)
+def runsql_not_portable(ctx: OpContext) -> Iterator[Hit]:
+    if not isinstance(ctx.operation, RunSQL) or ctx.guarded:
+        return
+    for attribute in ("sql", "reverse_sql"):
+        problems = [p for text in _sql_texts(getattr(ctx.operation, attribute)) for p in sql_problems(text)]
+        if problems:
+            targets = tuple(t for t in TARGETS if any(t in p[0] for p in problems))
+            reasons = "; ".join(dict.fromkeys(why for _, why in problems))
+            yield Hit(f"RunSQL {attribute} is not portable to {_names(targets)}: {reasons}", targets)
+
+
+@rule(
+    "PM302",
+    "runpython-without-reverse",
+    "warning",
+    "pass reverse_code=migrations.RunPython.noop when undoing needs nothing, or a function that undoes the change",
+)
+def runpython_without_reverse(ctx: OpContext) -> Iterator[Hit]:
+    if isinstance(ctx.operation, RunPython) and ctx.operation.reverse_code is None:
+        yield Hit("RunPython has no reverse_code: the migration cannot be unapplied")
+
+
+@rule(
+    "PM303",
+    "runsql-without-reverse",
+    "warning",
+    "pass reverse_sql=migrations.RunSQL.noop when undoing needs nothing, or SQL that undoes the change",
+)
+def runsql_without_reverse(ctx: OpContext) -> Iterator[Hit]:
+    if isinstance(ctx.operation, RunSQL) and ctx.operation.reverse_sql is None:
+        yield Hit("RunSQL has no reverse_sql: the migration cannot be unapplied")
+
+
+def _identifiers(ctx: OpContext) -> Iterator[tuple[str, str]]:
+    """(what, name) for every explicit identifier the operation puts in the database."""
+    op, kind = ctx.operation, ctx.kind
+    if kind == "CreateModel" and op.options.get("db_table"):
+        yield "table", op.options["db_table"]
+    if kind == "AlterModelTable" and op.table:
+        yield "table", op.table
+    for model, name, field, old in _new_fields(ctx):
+        if getattr(field, "many_to_many", False):
+            # Django shortens its own M2M table names (truncate_name); only an explicit db_table is taken as is.
+            if field.db_table and not (old is not None and old.db_table == field.db_table):
+                yield "M2M table", field.db_table
+        elif old is None or _column(name, old) != _column(name, field):
+            yield f"column of {model}.{name}", _column(name, field)
+    if kind == "RenameField":
+        field = ctx.field(op.model_name, op.old_name)
+        if field is not None and not field.db_column:
+            yield f"column of {op.model_name}.{op.new_name}", _column(op.new_name, field)
+    if kind == "CreateModel":
+        for item in (*op.options.get("indexes", ()), *op.options.get("constraints", ())):
+            yield type(item).__name__.lower(), item.name
+    if kind == "AddIndex":
+        yield "index", op.index.name
+    if kind == "AddConstraint":
+        yield "constraint", op.constraint.name
+    if kind == "RenameIndex":
+        yield "index", op.new_name
+
+
+@rule(
+    "PM304",
+    "identifier-too-long",
+    "error",
+    "keep table, column, index and constraint names to 63 bytes (PostgreSQL) and 64 characters (MySQL/MariaDB)",
+)
+def identifier_too_long(ctx: OpContext) -> Iterator[Hit]:
+    for what, name in _identifiers(ctx):
+        if not name:
+            continue
+        over = {}
+        for target, (limit, unit, behaviour) in IDENTIFIER_LIMITS.items():
+            size = len(name.encode()) if unit == "bytes" else len(name)
+            if size > limit:
+                over[target] = f"{target} {behaviour} names over {limit} {unit}"
+        if over:
+            severity = "error" if any(t in over for t in MYSQLS) else "warning"
+            yield Hit(
+                f"{what} name {name!r} ({len(name)} chars) is too long: {'; '.join(over.values())}",
+                tuple(over),
+                severity=severity,
+            )
+
+
+@rule(
+    "PM305",
+    "index-on-textfield",
+    "error",
+    "use a CharField with a max_length for indexed or unique text, or an expression index over a prefix "
+    "guarded by vendor",
+)
+def index_on_textfield(ctx: OpContext) -> Iterator[Hit]:
+    for key in _keys(ctx):
+        text = [name for name, field in key.fields if _internal_type(field) in UNINDEXABLE_ON_MYSQL]
+        if not text:
+            continue
+        kinds = "/".join(sorted({_internal_type(f) for n, f in key.fields if n in text}))
+        if key.unique or key.explicit:
+            yield Hit(
+                f"{key.what} keys the {kinds} column(s) {', '.join(text)}: MySQL/MariaDB cannot index TEXT/BLOB "
+                "without a prefix length (error 1170)",
+                MYSQLS,
+            )
+        else:
+            yield Hit(
+                f"{key.what} on a {kinds}: Django silently creates no index on MySQL/MariaDB, so lookups there "
+                "scan the table",
+                MYSQLS,
+                severity="warning",
+            )
+
+
+def _key_bytes(field: Any) -> int:
+    internal = _internal_type(field)
+    if internal in UNINDEXABLE_ON_MYSQL:
+        return 0  # PM305's business
+    max_length = getattr(field, "max_length", None)
+    if max_length and internal not in MYSQL_FIXED_KEY_BYTES:
+        return max_length * MYSQL_BYTES_PER_CHAR
+    return MYSQL_FIXED_KEY_BYTES.get(internal, 0)
+
+
+@rule(
+    "PM306",
+    "key-too-long",
+    "error",
+    f"keep indexed CharFields to max_length <= {MYSQL_MAX_KEY_BYTES // MYSQL_BYTES_PER_CHAR} in total per key "
+    "(utf8mb4 counts 4 bytes a character), or index a shorter column such as a hash",
+)
+def key_too_long(ctx: OpContext) -> Iterator[Hit]:
+    for key in _keys(ctx):
+        size = sum(_key_bytes(field) for _, field in key.fields)
+        if size > MYSQL_MAX_KEY_BYTES:
+            yield Hit(
+                f"{key.what} is a {size}-byte key under utf8mb4, over MySQL/MariaDB's {MYSQL_MAX_KEY_BYTES} "
+                "(error 1071)",
+                MYSQLS,
+            )
+
+
+@rule(
+    "PM307",
+    "db-collation-not-portable",
+    "error",
+    "collation names differ per vendor: use a field subclass whose db_parameters(connection) picks the collation "
+    "by connection.vendor, or compare with Lower()/__iexact instead",
+)
+def db_collation_not_portable(ctx: OpContext) -> Iterator[Hit]:
+    for model, name, field, old in _new_fields(ctx):
+        collation = getattr(field, "db_collation", None)
+        if not collation or (old is not None and getattr(old, "db_collation", None) == collation):
+            continue
+        known = _collation_targets(collation)
+        missing = tuple(t for t in TARGETS if t not in known)
+        where = f"only on {_names(known)}" if known else "on no known target"
+        yield Hit(f"db_collation {collation!r} on {model}.{name} exists {where}", missing)
+
+
+def _expressions(expression: Any) -> Iterator[Any]:
+    yield expression
+    for source in getattr(expression, "get_source_expressions", lambda: [])():
+        if source is not None:
+            yield from _expressions(source)
+
+
+@rule(
+    "PM309",
+    "db-default-not-portable",
+    "error",
+    "use a literal, Value() or one of Django's database functions (Now(), Lower(), ...) which Django compiles per "
+    "vendor, instead of raw SQL or Func(function=...)",
+)
+def db_default_not_portable(ctx: OpContext) -> Iterator[Hit]:
+    from django.db.models import Func
+    from django.db.models.expressions import RawSQL, Value
+
+    for model, name, field, old in _new_fields(ctx):
+        default = getattr(field, "db_default", None)
+        if default is None or _not_provided(default):
+            continue
+        if old is not None and getattr(old, "db_default", None) == default:
+            continue
+        if isinstance(default, Value) or not hasattr(default, "resolve_expression"):
+            if _internal_type(field) in UNINDEXABLE_ON_MYSQL:
+                yield Hit(
+                    f"db_default literal on the {_internal_type(field)} {model}.{name}: MySQL before 8.0.13 allows "
+                    "no default on TEXT/BLOB/JSON",
+                    ("mysql",),
+                    severity="warning",
+                )
+            continue
+        problems = []
+        for expression in _expressions(default):
+            if isinstance(expression, RawSQL):
+                problems += sql_problems(expression.sql)
+            # Django's own functions compile per vendor; Func(function=...) and a project's subclasses do not.
+            elif isinstance(expression, Func) and (
+                type(expression) is Func or not type(expression).__module__.startswith("django.")
+            ):
+                function = (expression.extra.get("function") or expression.function or "").lower()
+                if function in SQL_FUNCTIONS:
+                    have = SQL_FUNCTIONS[function]
+                    problems.append(
+                        (tuple(t for t in TARGETS if t not in have), f"{function.upper()}() (only {_names(have)})")
+                    )
+        if problems:
+            targets = tuple(t for t in TARGETS if any(t in p[0] for p in problems))
+            reasons = "; ".join(dict.fromkeys(why for _, why in problems))
+            yield Hit(f"db_default of {model}.{name} is not portable to {_names(targets)}: {reasons}", targets)
+
+
+@rule(
+    "PM308",
+    "mixed-schema-and-data",
+    "warning",
+    "put RunPython/RunSQL data changes in their own migration, separate from schema changes (or set atomic = False "
+    "and make each step safe to rerun)",
+)
+def mixed_schema_and_data(ctx: OpContext) -> Iterator[Hit]:
+    """Reported once per migration, at its first data operation."""
+    operations = ctx.migration.operations
+    data = [i for i, op in enumerate(operations) if isinstance(op, DATA_OPERATIONS)]
+    if not isinstance(ctx.operation, DATA_OPERATIONS) or data[:1] != [ctx.index]:
+        return
+    if not getattr(ctx.migration, "atomic", True):
+        return  # non-atomic: the author has chosen to run each step on its own
+    schema = [
+        type(op).__name__
+        for op in operations
+        if not isinstance(op, DATA_OPERATIONS) and type(op).__name__ not in STATE_ONLY_OPERATIONS
+    ]
+    if schema:
+        yield Hit(
+            f"{ctx.kind} runs in one migration with schema changes ({', '.join(dict.fromkeys(schema))}): PostgreSQL "
+            "can fail with 'pending trigger events', MySQL/MariaDB commit DDL and leave it half-applied",
+            SERVERS,
+        )
+
+
+@rule("PM311", "addfield-not-null-without-default", "warning", f"safe sequence: {ROLLOUT_ADD}")
+def addfield_not_null(ctx: OpContext) -> Iterator[Hit]:
+    op = ctx.operation
+    if ctx.kind != "AddField" or not ctx.existed(op.model_name):
+        return
+    field = op.field
+    if (
+        field.null
+        or getattr(field, "many_to_many", False)
+        or getattr(field, "generated", False)
+        or not _not_provided(field.default)
+        or not _not_provided(getattr(field, "db_default", None))
+        # Django fills these itself: '' for blank text, now() for auto_now(_add).
+        or (field.blank and field.empty_strings_allowed)
+        or getattr(field, "auto_now", False)
+        or getattr(field, "auto_now_add", False)
+    ):
+        return
+    table = ctx.db_table(op.model_name)
+    populated = table in ctx.populated_tables
+    yield Hit(
+        f"AddField {op.model_name}.{op.name} is NOT NULL without a default on existing table {table}: old code's "
+        "INSERTs fail, and existing rows fail on SQLite/PostgreSQL (MySQL fills 0/'')",
+        severity="error" if populated else None,
+    )
+
+
+@rule("PM312", "drops-or-renames-in-use", "warning", f"safe sequence: {ROLLOUT_REMOVE}")
+def drops_or_renames(ctx: OpContext) -> Iterator[Hit]:
+    op, kind = ctx.operation, ctx.kind
+    if kind == "RemoveField" and ctx.existed(op.model_name):
+        field = ctx.field(op.model_name, op.name)
+        if field is not None and getattr(field, "many_to_many", False):
+            what = f"the M2M table of {op.model_name}.{op.name}"
+        else:
+            what = f"column {op.model_name}.{op.name}"
+        yield Hit(f"RemoveField drops {what} while the running code may still read or write it")
+    elif kind == "DeleteModel" and ctx.existed(op.name):
+        yield Hit(f"DeleteModel drops table {ctx.db_table(op.name)} while the running code may still use it")
+    elif kind == "RenameField" and ctx.existed(op.model_name):
+        field = ctx.field(op.model_name, op.old_name)
+        if field is not None and field.db_column:
+            return  # the column keeps its name: nothing changes in the database
+        yield Hit(
+            f"RenameField renames column {op.model_name}.{op.old_name} → {op.new_name}: the running code still uses "
+            "the old name",
+            hint=f"safe sequence: keep the column with db_column={op.old_name!r}, or {ROLLOUT_CHANGE}",
+        )
+    elif kind == "RenameModel" and ctx.existed(op.old_name):
+        model = ctx.model_state(op.old_name)
+        if model is not None and model.options.get("db_table"):
+            return  # an explicit db_table is kept: the table is not renamed
+        yield Hit(
+            f"RenameModel renames table {ctx.db_table(op.old_name)}: the running code still uses the old name",
+            hint=f"safe sequence: keep the table with Meta.db_table={ctx.db_table(op.old_name)!r}, or copy it",
+        )
+    elif kind == "AlterModelTable" and ctx.existed(op.name):
+        old, new = ctx.db_table(op.name), op.table or f"{ctx.app_label}_{op.name.lower()}"
+        if old != new:
+            yield Hit(f"AlterModelTable renames table {old} → {new}: the running code still uses the old name")
+
+
+@rule("PM313", "alterfield-changes-type", "warning", f"safe sequence: {ROLLOUT_CHANGE}")
+def alterfield_changes_type(ctx: OpContext) -> Iterator[Hit]:
+    op = ctx.operation
+    if ctx.kind != "AlterField" or not ctx.existed(op.model_name):
+        return
+    old = ctx.field(op.model_name, op.name)
+    if old is None:
+        return
+    before, after = _internal_type(old), _internal_type(op.field)
+    if before != after:
+        yield Hit(
+            f"AlterField changes {op.model_name}.{op.name} from {before} to {after}: the table is rewritten and "
+            "the running code writes the old type"
+        )
+    elif (old.max_length or 0) > (op.field.max_length or 0) > 0:
+        yield Hit(
+            f"AlterField shrinks {op.model_name}.{op.name} max_length {old.max_length} → {op.field.max_length}: "
+            "longer values fail (MySQL/PostgreSQL) or stay (SQLite)"
+        )
+
+
+@rule(
+    "PM314",
+    "unique-on-existing-table",
+    "warning",
+    "safe sequence: deploy code that stops writing duplicates → remove existing duplicates → add the constraint "
+    "(on PostgreSQL, build the unique index CONCURRENTLY first)",
+)
+def unique_on_existing_table(ctx: OpContext) -> Iterator[Hit]:
+    for key in _keys(ctx):
+        if not key.unique or not ctx.existed(key.model):
+            continue
+        if ctx.kind == "AddField" and ctx.operation.field.null:
+            continue  # a new nullable column: every existing row is NULL, and NULLs never collide
+        yield Hit(
+            f"{key.what} adds a unique key to existing table {ctx.db_table(key.model)}: existing rows may "
+            "violate it, and building it blocks writes"
+        )
+
+
+# --- Running the rules ---------------------------------------------------------------------------------------
+
+
+def _module_file(migration: Any) -> Path | None:
+    module = sys.modules.get(type(migration).__module__)
+    path = getattr(module, "__file__", None)
+    return Path(path) if path else None
+
+
+@cache
+def _source(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+@cache
+def _operation_lines(path: Path) -> tuple[int, ...]:
+    """The line of each element of the Migration class's ``operations = [...]`` list."""
+    try:
+        tree = ast.parse(_source(path))
+    except SyntaxError:
+        return ()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for statement in node.body:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
+            value = getattr(statement, "value", None)
+            if any(isinstance(t, ast.Name) and t.id == "operations" for t in targets) and isinstance(
+                value, (ast.List, ast.Tuple)
+            ):
+                return tuple(element.lineno for element in value.elts)
+    return ()
+
+
+def _relative(path: Path | None, project_root: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.resolve().relative_to(Path(project_root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def lint_migration(
+    migration: Any,
+    project_root: Path,
+    *,
+    from_state: Any = None,
+    populated_tables: frozenset[str] = frozenset(),
+) -> list[LintFinding]:
+    """Lint one migration. ``from_state`` is the ProjectState before it; without it, rules that need earlier models
+    (the old field of an AlterField, the fields an AddIndex names) see nothing and stay silent.
+    ``populated_tables`` names database tables known to hold rows: PM311 on them is an error."""
+    from django.db.migrations.state import ProjectState
+
+    app_label = migration.app_label
+    path = _module_file(migration)
+    lines = _operation_lines(path) if path else ()
+    guarded = bool(path and VENDOR_GUARD.search(_source(path)))
+    state = from_state.clone() if from_state is not None else ProjectState()
+    created: set[str] = set()
+    findings: list[LintFinding] = []
+    for index, operation in enumerate(migration.operations):
+        if type(operation).__name__ == "CreateModel":
+            created.add(operation.name_lower)
+        # A SeparateDatabaseAndState runs its database_operations: lint those, at the outer operation's place.
+        inner = getattr(operation, "database_operations", None)
+        for op in inner if inner is not None else [operation]:
+            ctx = OpContext(app_label, migration, index, op, state, frozenset(created), guarded, populated_tables)
+            for registered in RULES:
+                for hit in registered.check(ctx):
+                    findings.append(
+                        LintFinding(
+                            code=registered.code,
+                            rule=registered.name,
+                            migration=f"{app_label}.{migration.name}",
+                            operation=index,
+                            path=_relative(path, project_root),
+                            line=lines[index] if len(lines) == len(migration.operations) else None,
+                            message=hit.message,
+                            hint=hit.hint or registered.hint,
+                            targets=tuple(t for t in TARGETS if t in hit.targets),
+                            severity=hit.severity or registered.severity,
+                        )
+                    )
+        try:
+            operation.state_forwards(app_label, state)
+        except Exception:  # no from_state, or a state the migration does not expect: lint on with what we have
+            pass
+    return findings
+
+
+def is_ignored(finding: LintFinding, ignore: Iterable[str]) -> bool:
+    """``ignore`` holds codes ("PM305"), rule names, "app.migration" or "app.migration:PM305" / ":rule-name"."""
+    keys = {finding.code, finding.rule, finding.migration}
+    keys |= {f"{finding.migration}:{finding.code}", f"{finding.migration}:{finding.rule}"}
+    return any(item in keys for item in ignore)
+
+
+def lint_migrations(migrations: list, project_root: Path, ignore: Iterable[str] = ()) -> list[LintFinding]:
+    """Lint migrations loaded by MigrationLoader (django.setup() done), each with the project state before it."""
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.state import ProjectState
+
+    ignore = tuple(ignore)
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    graph = loader.graph
+    wanted = {(m.app_label, m.name): m for m in migrations}
+    # Walk the whole graph once in dependency order, carrying the state forward (linear, not one replay each).
+    plan: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for leaf in sorted(graph.leaf_nodes()):
+        for node in graph.forwards_plan(leaf):
+            if node not in seen:
+                seen.add(node)
+                plan.append(node)
+    states: dict[tuple[str, str], Any] = {}
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    for node in plan:
+        if node in wanted:
+            states[node] = state.clone()
+        state = graph.nodes[node].mutate_state(state, preserve=False)
+    findings = []
+    for key, migration in wanted.items():
+        for finding in lint_migration(migration, project_root, from_state=states.get(key)):
+            if not is_ignored(finding, ignore):
+                findings.append(finding)
+    return findings
+
+
+def _project_migrations(project_dir: Path, apps: list[str]) -> list:
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    root = project_dir.resolve()
+    chosen = []
+    for (app_label, _name), migration in sorted(loader.disk_migrations.items()):
+        if apps:
+            if app_label in apps:
+                chosen.append(migration)
+            continue
+        path = _module_file(migration)
+        if (
+            path is not None
+            and path.resolve().is_relative_to(root)
+            and not {".venv", "site-packages"} & set(path.parts)
+        ):
+            chosen.append(migration)
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.migrations.lint", description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", required=True, help="Django settings module")
+    parser.add_argument("--project-dir", default=".", help="put on sys.path; paths are reported relative to it")
+    parser.add_argument(
+        "--app",
+        action="append",
+        default=[],
+        help="lint only this app (repeatable); default: every app whose migrations live under --project-dir",
+    )
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        help="a code, rule name, app.migration or app.migration:CODE to silence (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    project_dir = Path(args.project_dir).resolve()
+    sys.path.insert(0, str(project_dir))
+    os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
+    import django
+
+    django.setup()
+    findings = lint_migrations(_project_migrations(project_dir, args.app), project_dir, args.ignore)
+    json.dump([finding.to_dict() for finding in findings], sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
