@@ -43,28 +43,33 @@ KINDS: dict[str, FindingKind] = {
             "add an order_by() that makes the order total (end it with the primary key)",
         ),
         FindingKind(
-            "PM101", "migration_failure",
+            "PM101",
+            "migration_failure",
             "a migration fails on some backends",
             "run `manage.py sqlmigrate APP NAME` against that backend to see the SQL it refuses",
         ),
         FindingKind(
-            "PM102", "migration_irreversible",
+            "PM102",
+            "migration_irreversible",
             "a migration cannot be reversed (or re-applied after reversal) on some backends",
             "give RunPython a reverse_code and RunSQL a reverse_sql (RunPython.noop / RunSQL.noop if nothing to undo)",
         ),
         FindingKind(
-            "PM103", "schema_divergence",
+            "PM103",
+            "schema_divergence",
             "after migrating, the schema differs between backends or from what the models declare",
             "a constraint or index the backend silently skips, or raw SQL run on one backend only; see the per-backend "
             "state",
         ),
         FindingKind(
-            "PM104", "missing_migration",
+            "PM104",
+            "missing_migration",
             "models changed without a migration",
             "run `manage.py makemigrations`",
         ),
         FindingKind(
-            "PM300", "migration_lint",
+            "PM300",
+            "migration_lint",
             "a static lint rule on a migration (the finding's code names the rule)",
             "silence a rule per migration or per code in [tool.portability] migrations_ignore",
         ),

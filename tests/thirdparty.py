@@ -23,9 +23,7 @@ from typing import Any
 DJANGO_MODEL_UTILS_VERSION = "5.0.0"
 """Latest release (2024-09-01); its suite passes on Django 5.2 / Python 3.11."""
 
-DJANGO_MODEL_UTILS_SDIST_SHA256 = (
-    "041cdd6230d2fbf6cd943e1969318bce762272077f4ecd333ab2263924b4e5eb"
-)
+DJANGO_MODEL_UTILS_SDIST_SHA256 = "041cdd6230d2fbf6cd943e1969318bce762272077f4ecd333ab2263924b4e5eb"
 
 DJANGO_MODEL_UTILS_TEST_REQUIREMENTS: tuple[str, ...] = ("time-machine>=2.9",)
 """Packages the suite imports beyond Django, pytest, pytest-django and drivers."""
@@ -216,13 +214,9 @@ def run_by_hand(source_root: Path, database: dict[str, Any], workdir: Path) -> C
             timeout=BY_HAND_TIMEOUT,
         )
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(
-            f"by-hand pytest run timed out after {BY_HAND_TIMEOUT}s"
-        ) from exc
+        raise RuntimeError(f"by-hand pytest run timed out after {BY_HAND_TIMEOUT}s") from exc
     (workdir / "by_hand.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode not in (0, 1) or not junit.is_file():
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-        raise RuntimeError(
-            f"by-hand pytest run crashed (exit code {proc.returncode}):\n{tail}"
-        )
+        raise RuntimeError(f"by-hand pytest run crashed (exit code {proc.returncode}):\n{tail}")
     return parse_junit(junit)

@@ -54,6 +54,9 @@ def render_backends(console: Console, backends: list[BackendStatus]) -> None:
 
 
 def render_findings(console: Console, comparison: Comparison) -> None:
+    if not comparison.findings and not comparison.matrix:
+        console.print(f"[green]No findings[/] on {', '.join(comparison.backends)}.")
+        return
     if not comparison.findings:
         failing = sum(
             1 for row in comparison.matrix.values() if any(r.outcome in (FAILED, ERROR) for r in row.values())
