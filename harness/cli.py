@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from rich.console import Console
 
 from harness import __version__
 from harness.compare import compare
@@ -86,9 +88,7 @@ def run(
     """
     from harness.runner import run as run_suite
 
-    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
-    console = make_console()
-    try:
+    def body(console: Console) -> int:
         config = load_run_config(
             project_dir=project_dir,
             settings=settings,
@@ -102,13 +102,9 @@ def run(
             float_tolerance=float_tolerance,
             stability_runs=stability_runs,
         )
-        code = run_suite(config, console, Path(results_dir) if results_dir else None)
-    except PortabilityError as error:
-        _fail(error)
-    except KeyboardInterrupt:
-        click.echo("portability: interrupted; this run's test databases were dropped", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(code)
+        return run_suite(config, console, Path(results_dir) if results_dir else None)
+
+    _run_command(body)
 
 
 @main.command()
@@ -128,9 +124,7 @@ def migrations(project_dir, settings, backends, urls, json_path, jobs, results_d
     from harness.config import read_pyproject
     from harness.migrations.check import run_migrations_check
 
-    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
-    console = make_console()
-    try:
+    def body(console: Console) -> int:
         config = load_run_config(
             project_dir=project_dir,
             settings=settings,
@@ -141,7 +135,7 @@ def migrations(project_dir, settings, backends, urls, json_path, jobs, results_d
             pytest_args=[],
         )
         configured = read_pyproject(config.project_dir).get("migrations_ignore", [])
-        code = run_migrations_check(
+        return run_migrations_check(
             config,
             console,
             app=app,
@@ -150,6 +144,15 @@ def migrations(project_dir, settings, backends, urls, json_path, jobs, results_d
             ignore=[*configured, *ignore],
             results_dir=Path(results_dir) if results_dir else None,
         )
+
+    _run_command(body)
+
+
+def _run_command(body: Callable[[Console], int]) -> None:
+    """Run a command's body: one-line errors, Ctrl-C and SIGTERM handled, the exit code returned."""
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    try:
+        code = body(make_console())
     except PortabilityError as error:
         _fail(error)
     except KeyboardInterrupt:

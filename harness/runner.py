@@ -78,9 +78,7 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
     """Run the suite on every available target; render the report; return the exit code."""
     preflight(config)
     ready, unavailable = probe_targets(config)
-    console.print(
-        f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}", markup=False
-    )
+    print_run_header(console, config)
     for target in config.targets:
         if target.name in unavailable:
             console.print(f"  {target.name:<11} {unavailable[target.name].status} at {target.masked_url}", markup=False)
@@ -105,10 +103,22 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
     exit_code = EXIT_FINDINGS if comparison.findings else EXIT_SAME
     render_backends(console, backends)
     render_findings(console, comparison)
+    write_report_file(console, config, backends, comparison, exit_code)
+    return exit_code
+
+
+def print_run_header(console: Console, config: RunConfig) -> None:
+    console.print(
+        f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}", markup=False
+    )
+
+
+def write_report_file(
+    console: Console, config: RunConfig, backends: list[BackendStatus], comparison: Comparison, exit_code: int
+) -> None:
     if config.json_path:
         write_json_report(config.json_path, backends, comparison, exit_code)
         console.print(f"JSON report: {config.json_path}")
-    return exit_code
 
 
 def _raise_on_pytest_usage_error(workers: list[Worker]) -> None:

@@ -18,10 +18,9 @@ from harness.errors import EXIT_FINDINGS, EXIT_SAME, ConfigError
 from harness.execute import Worker, preflight, project_env, run_workers
 from harness.findings import Finding
 from harness.migrations.compare import migration_findings
-from harness.report.json_report import write_json_report
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_findings
-from harness.runner import probe_targets
+from harness.runner import print_run_header, probe_targets, write_report_file
 
 
 def worker_command(app: str | None, paths: list[str] | None) -> Any:
@@ -77,9 +76,7 @@ def run_migrations_check(
     preflight(config)
     paths = changed_migration_files(config.project_dir, since) if since else None
     ready, unavailable = probe_targets(config)
-    console.print(
-        f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}", markup=False
-    )
+    print_run_header(console, config)
     if paths is not None:
         console.print(
             f"checking {len(paths)} migration file(s) changed since {since}: {', '.join(paths) or '-'}", markup=False
@@ -100,9 +97,7 @@ def run_migrations_check(
     if show_plan:
         render_plan(console, results)
     render_findings(console, comparison)
-    if config.json_path:
-        write_json_report(config.json_path, backends, comparison, exit_code)
-        console.print(f"JSON report: {config.json_path}")
+    write_report_file(console, config, backends, comparison, exit_code)
     return exit_code
 
 
