@@ -49,8 +49,11 @@ def changed_migration_files(project_dir: Path, since: str) -> list[str]:
     def git(*arguments: str) -> list[str]:
         completed = subprocess.run(["git", "-C", str(project_dir), *arguments], capture_output=True, text=True)
         if completed.returncode != 0:
-            raise ConfigError(detail=f"--since {since!r}: git says: {completed.stderr.strip().splitlines()[-1:]}")
+            said = (completed.stderr.strip().splitlines() or ["no such revision"])[0]
+            raise ConfigError(detail=f"--since {since!r}: {said}; pass a revision of the project's git repository")
         return completed.stdout.splitlines()
+
+    git("rev-parse", "--verify", "--quiet", f"{since}^{{commit}}")
 
     names = git("diff", "--name-only", "--relative", since, "--") + git("ls-files", "--others", "--exclude-standard")
     return sorted(
@@ -88,7 +91,7 @@ def run_migrations_check(
             workers = run_workers(config, ready, Path(directory), progress.update, worker_command(app, paths))
         results = [worker.results for worker in workers if worker.results.header]
         findings = migration_findings(results)
-        findings += [finding for finding in run_lint(config, app, paths, ignore)]
+        findings += run_lint(config, app, paths, ignore)
         statuses = {**unavailable, **{worker.target.name: _status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     comparison = Comparison(backends=[result.target for result in results], findings=findings)
