@@ -247,3 +247,16 @@ def test_plan_shows_each_backends_sql_and_since_limits_the_check(tmp_path: Path)
     assert "ALTER TABLE `shop_item` ADD COLUMN `size` integer NULL" in result.stdout  # mariadb
     assert "shop.0002_item_size" in result.stdout
     assert "shop.0001_initial" not in result.stdout  # applied to reach the start, not checked
+
+
+def test_a_bad_since_revision_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path / "nogit",
+        {"shop/models.py": MODELS, "shop/migrations/__init__.py": "", "shop/migrations/0001_initial.py": INITIAL},
+    )
+    result = run_portability(
+        "migrations", "--settings", "settings", "--backends", "sqlite", "--since", "v9", cwd=project
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("portability: error: --since 'v9': ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
