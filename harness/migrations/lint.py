@@ -447,9 +447,14 @@ def runsql_not_portable(ctx: OpContext) -> Iterator[Hit]:
     for attribute in ("sql", "reverse_sql"):
         problems = [p for text in _sql_texts(getattr(ctx.operation, attribute)) for p in sql_problems(text)]
         if problems:
-            targets = tuple(t for t in TARGETS if any(t in p[0] for p in problems))
-            reasons = "; ".join(dict.fromkeys(why for _, why in problems))
-            yield Hit(f"RunSQL {attribute} is not portable to {_names(targets)}: {reasons}", targets)
+            yield _not_portable_hit(f"RunSQL {attribute}", problems)
+
+
+def _not_portable_hit(subject: str, problems: list[tuple[tuple[str, ...], str]]) -> Hit:
+    """One hit naming every target the problems break on and every reason, once."""
+    targets = tuple(t for t in TARGETS if any(t in breaks_on for breaks_on, _ in problems))
+    reasons = "; ".join(dict.fromkeys(why for _, why in problems))
+    return Hit(f"{subject} is not portable to {_names(targets)}: {reasons}", targets)
 
 
 @rule(
@@ -649,9 +654,7 @@ def db_default_not_portable(ctx: OpContext) -> Iterator[Hit]:
                         (tuple(t for t in TARGETS if t not in have), f"{function.upper()}() (only {_names(have)})")
                     )
         if problems:
-            targets = tuple(t for t in TARGETS if any(t in p[0] for p in problems))
-            reasons = "; ".join(dict.fromkeys(why for _, why in problems))
-            yield Hit(f"db_default of {model}.{name} is not portable to {_names(targets)}: {reasons}", targets)
+            yield _not_portable_hit(f"db_default of {model}.{name}", problems)
 
 
 @rule(
