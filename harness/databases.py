@@ -12,6 +12,10 @@ KEPT_ALIAS_KEYS = ("ATOMIC_REQUESTS", "AUTOCOMMIT", "CONN_MAX_AGE", "CONN_HEALTH
 KEPT_TEST_KEYS = ("MIGRATE", "MIRROR", "DEPENDENCIES", "SERIALIZE")
 
 
+# How a parent process hands a worker the run token its test database names carry.
+ENV_RUN_TOKEN = "PORTABILITY_RUN_TOKEN"
+
+
 def new_run_token() -> str:
     """A short random token that makes this run's test database names unique."""
     return secrets.token_hex(4)

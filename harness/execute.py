@@ -14,9 +14,8 @@ from pathlib import Path
 
 from harness.cleanup import drop_leftover_test_databases
 from harness.config import RunConfig, Target, env_url_name, redact
-from harness.databases import new_run_token
+from harness.databases import ENV_RUN_TOKEN, new_run_token
 from harness.errors import SettingsError
-from harness.pytest_plugin import ENV_RUN_TOKEN
 from harness.results import ResultsFollower, WorkerResults
 
 POLL_SECONDS = 0.05

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from harness.config import Target, mask_url
+from harness.config import Target, redact
 from harness.errors import DriverMissingError
 
 
@@ -72,8 +72,4 @@ def _fetch_scalar(connection: Any, sql: str) -> Any:
 
 def _one_line(error: Exception, target: Target) -> str:
     """A driver error as one line, with no password in it."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    password = target.database.get("PASSWORD")
-    if password:
-        text = text.replace(str(password), "***")
-    return mask_url(text)[:300]
+    return redact(" ".join(str(error).split()) or type(error).__name__, target.secrets)[:300]

@@ -22,15 +22,13 @@ import pytest
 
 from harness.cleanup import drop_leftover_test_databases
 from harness.config import Target, env_url_name, parse_target_url
-from harness.databases import databases_for_target, new_run_token
+from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.errors import PortabilityError
 from harness.outcomes import describe_failure, fold_outcome
 from harness.probe import ServerInfo, probe
 from harness.recorder import QueryRecorder
 from harness.results import ERROR, SCHEMA_VERSION, ResultsWriter
 from harness.vendors import vendor_for_target
-
-ENV_RUN_TOKEN = "PORTABILITY_RUN_TOKEN"
 
 
 @dataclass

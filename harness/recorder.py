@@ -283,11 +283,11 @@ class QueryRecorder:
             record = getattr(compiler, "_portability_record", None)
             if recorder.test is None or record is None or record.digest is not None:
                 return rows
-            return recorder._stream(record, compiler, rows)
+            return recorder._stream(record, rows)
 
         return results_iter
 
-    def _stream(self, record: QueryRecord, compiler: Any, rows: Iterator) -> Iterator:
+    def _stream(self, record: QueryRecord, rows: Iterator) -> Iterator:
         digest = record.digest = RowDigest()
         columns = record.columns or []
         for row in rows:

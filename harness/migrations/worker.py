@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Target, env_url_name, parse_target_url
-from harness.databases import databases_for_target
+from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.probe import probe
 from harness.recorder import describe_database_error
 from harness.results import SCHEMA_VERSION, ResultsWriter
 from harness.vendors import vendor_for_target
 
-ENV_RUN_TOKEN = "PORTABILITY_RUN_TOKEN"
 MigrationKey = tuple[str, str]
 
 
@@ -40,7 +39,9 @@ def main() -> None:
     writer = ResultsWriter(args.results, target.secrets)
     started = time.monotonic()
     try:
-        MigrationCheck(target, os.environ.get(ENV_RUN_TOKEN, "local"), writer, args.check_app, args.check_path).run()
+        MigrationCheck(
+            target, os.environ.get(ENV_RUN_TOKEN) or new_run_token(), writer, args.check_app, args.check_path
+        ).run()
     finally:
         writer.write("finish", exitstatus=0, duration=round(time.monotonic() - started, 3))
         writer.close()
