@@ -1,11 +1,19 @@
-"""Canonical forms of query results, so that only real differences between backends remain.
+"""Canonical forms of query results, so that only differences the database made remain.
 
-Values that legitimately differ between backends or runs are replaced by stable
-stand-ins: auto-increment keys (and the foreign keys pointing at them) become the
-order in which the rows were created in the test; values from the clock become
-their offset from "now"; generated UUIDs become their creation order. Everything
-else is normalised to one representation per meaning (Decimal, datetimes in UTC,
-bytes, JSON, floats to a relative tolerance).
+Each value gets one representation per meaning (Decimal, datetimes in UTC, bytes, JSON);
+values computed from the clock become their offset from "now". Each row is digested in
+two forms (docs/value-identity.md):
+
+- ``raw``: auto keys by creation order, everything else as read;
+- ``renamed``: additionally, every value the test itself wrote (and read back from the
+  column it wrote it to) is replaced by its input label, and keys nobody announced by
+  their first sight.
+
+Two backends agree on a result when either form agrees: the raw form keeps values that
+are the same everywhere comparable even when the test wrote them in another order, the
+renamed form absorbs inputs that differed (random salts, session keys, ``uuid4()``).
+With a float tolerance, floats are left out of the digests and kept per row, so they can
+be compared by ``|a - b| <= tolerance * max(|a|, |b|)``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from typing import Any
 
 SAMPLE_ROWS = 20
 SAMPLE_VALUE_CHARS = 200
+# Rows whose floats are kept for a tolerant comparison; beyond it floats are not compared.
+MAX_FLOAT_ROWS = 1000
+FLOAT_PLACEHOLDER = "<float>"
 # Two datetimes a whole number of minutes from "now" are taken as computed from the clock.
 CLOCK_OFFSET_UNIT = dt.timedelta(minutes=1)
 CLOCK_HORIZON = dt.timedelta(days=400)
@@ -50,66 +61,26 @@ class Clock:
         return None
 
 
-@dataclass
-class KeyMap:
-    """Raw auto-generated keys → the order of creation, per model, in class and test scope."""
-
-    class_keys: dict[tuple[str, Any], str] = field(default_factory=dict)
-    test_keys: dict[tuple[str, Any], str] = field(default_factory=dict)
-    _counts: dict[tuple[str, bool], int] = field(default_factory=dict)
-
-    def register(self, model: str, raw: Any, class_scope: bool) -> None:
-        if (model, raw) in self.class_keys or (model, raw) in self.test_keys:
-            return
-        count = self._counts[(model, class_scope)] = self._counts.get((model, class_scope), 0) + 1
-        keys = self.class_keys if class_scope else self.test_keys
-        keys[(model, raw)] = f"{model}#{'c' if class_scope else 't'}{count}"
-
-    def new_test(self) -> None:
-        self.test_keys.clear()
-        self._counts = {scope: count for scope, count in self._counts.items() if scope[1]}
-
-    def new_class(self) -> None:
-        self.class_keys.clear()
-        self.test_keys.clear()
-        self._counts.clear()
-
-    def canonical(self, model: str, raw: Any) -> str:
-        return self.test_keys.get((model, raw)) or self.class_keys.get((model, raw)) or f"{model}#?"
-
-
 # What a result column holds, for canonicalisation.
 PLAIN, KEY, KEY_DERIVED, CLOCK_FIELD, GENERATED_UUID = "plain", "key", "key-derived", "clock", "uuid"
 
 
 @dataclass(frozen=True)
 class Column:
+    """A result column: its role, the model whose keys it holds, and the table column it reads."""
+
     role: str = PLAIN
     model: str = ""
+    # "table.column" of a plain column read as stored (written values are renamed there).
+    source: str | None = None
 
 
-def canonical_value(value: Any, column: Column, keys: KeyMap, clock: Clock, float_digits: int) -> Any:
-    """One value as a JSON-able canonical form."""
-    if value is None:
-        return None
-    if column.role == KEY:
-        return keys.canonical(column.model, value)
-    if column.role == CLOCK_FIELD:
-        return "<clock>"
-    if column.role == KEY_DERIVED:
-        return "<computed from a key>"
-    if column.role == GENERATED_UUID:
-        return keys.canonical(column.model, value)
-    return _plain(value, clock, float_digits)
-
-
-def _plain(value: Any, clock: Clock, float_digits: int) -> Any:
-    if isinstance(value, bool | int | str):
+def canonical_plain(value: Any, clock: Clock) -> Any:
+    """One plain value as a JSON-able canonical form (floats as they are)."""
+    if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return repr(value)
-        return float(f"{value:.{float_digits}g}")
+        return repr(value) if math.isnan(value) or math.isinf(value) else value
     if isinstance(value, decimal.Decimal):
         normalised = value.normalize()
         return {"decimal": str(normalised if normalised != 0 else decimal.Decimal(0))}
@@ -132,33 +103,70 @@ def _plain(value: Any, clock: Clock, float_digits: int) -> Any:
     return {type(value).__name__: str(value)}
 
 
-class RowDigest:
-    """Streamed digests of a result: order-sensitive and order-insensitive, plus a small sample."""
+def floats_close(a: float, b: float, tolerance: float) -> bool:
+    """Relative tolerance: |a - b| <= tolerance * max(|a|, |b|); 0 means exact."""
+    return a == b or abs(a - b) <= tolerance * max(abs(a), abs(b))
+
+
+def _row_hash(row: list[Any]) -> bytes:
+    encoded = json.dumps(row, separators=(",", ":"), default=str).encode()
+    return hashlib.blake2b(encoded, digest_size=8).digest()
+
+
+class _FormDigest:
+    """Order-sensitive and order-insensitive digests of one form of a result."""
+
+    __slots__ = ("_ordered", "_unordered")
 
     def __init__(self) -> None:
-        self._ordered = hashlib.sha256()
+        self._ordered = hashlib.blake2b(digest_size=16)
         self._unordered = 0
+
+    def add(self, row_hash: bytes) -> None:
+        self._ordered.update(row_hash)
+        # A multiset hash: the sum of the rows' hashes, so row order does not matter.
+        self._unordered = (self._unordered + int.from_bytes(row_hash)) % (1 << 64)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"ordered": self._ordered.hexdigest()[:16], "unordered": f"{self._unordered:016x}"}
+
+
+class RowDigest:
+    """Streamed digests of a result in its raw and renamed forms, a sample, and floats per row."""
+
+    def __init__(self) -> None:
+        self._raw = _FormDigest()
+        self._renamed = _FormDigest()
         self.rows = 0
         self.sample: list[list[Any]] = []
+        self.float_rows: list[list[Any]] = []
+        self.float_rows_complete = True
 
-    def add(self, row: list[Any]) -> None:
-        encoded = json.dumps(row, separators=(",", ":"), default=str).encode()
-        self._ordered.update(encoded + b"\n")
-        # A multiset hash: the sum of the rows' hashes, so row order does not matter.
-        self._unordered = (self._unordered + int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest())) % (
-            1 << 64
-        )
+    def add(self, raw: list[Any], renamed: list[Any] | None = None, floats: list[float] | None = None) -> None:
+        """Add one row; ``renamed`` is None when no value of it was renamed."""
+        raw_hash = _row_hash(raw)
+        renamed_hash = raw_hash if renamed is None else _row_hash(renamed)
+        self._raw.add(raw_hash)
+        self._renamed.add(renamed_hash)
         self.rows += 1
         if len(self.sample) < SAMPLE_ROWS:
-            self.sample.append([_cut(value) for value in row])
+            self.sample.append([_cut(value) for value in raw])
+        if floats:
+            if len(self.float_rows) < MAX_FLOAT_ROWS:
+                self.float_rows.append([raw_hash.hex(), renamed_hash.hex(), floats])
+            else:
+                self.float_rows_complete = False
 
-    @property
-    def ordered(self) -> str:
-        return self._ordered.hexdigest()[:16]
-
-    @property
-    def unordered(self) -> str:
-        return f"{self._unordered:016x}"
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "rows": self.rows,
+            "digests": {"raw": self._raw.to_dict(), "renamed": self._renamed.to_dict()},
+            "sample": self.sample,
+        }
+        if self.float_rows:
+            data["float_rows"] = self.float_rows
+            data["float_rows_complete"] = self.float_rows_complete
+        return data
 
 
 def _cut(value: Any) -> Any:

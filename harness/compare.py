@@ -21,7 +21,9 @@ class Comparison:
     findings: list[Finding] = field(default_factory=list)
 
 
-def compare(results: list[WorkerResults], nondeterministic: frozenset[QueryKey] = frozenset()) -> Comparison:
+def compare(
+    results: list[WorkerResults], nondeterministic: frozenset[tuple[str, QueryKey]] = frozenset()
+) -> Comparison:
     """Compare the results of one suite on several backends (queries whose results vary
     between runs on one backend, ``nondeterministic``, are left out)."""
     comparison = Comparison(backends=[worker.target for worker in results])

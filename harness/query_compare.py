@@ -1,31 +1,46 @@
-"""Compare the recorded ORM queries of one suite across backends: errors, rows and order."""
+"""Compare the recorded ORM queries of one suite across backends: errors, rows and order.
+
+Queries are matched by identity, not position (docs/value-identity.md): the queries of
+one test, call site and statement kind pair up in order when every backend ran the same
+sequence of inputs, else by their input fingerprint (after a loop over an unordered
+result, each backend ran the per-item queries in its own order). A query that has no
+counterpart on another backend is not compared.
+"""
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from harness.canonical import floats_close
 from harness.findings import Finding
+from harness.query_causes import error_hint, likely_cause, truncated, truncation_cause
 from harness.results import WorkerResults
-from harness.vendors import Vendor, vendor_for_target
 
+SELECT, REFUSED = "select", "refused"
 WRITE_KINDS = ("update", "delete")
-REGEX_OPERATOR = re.compile(r"\bREGEXP\b|\s~\*?\s|\bREGEXP_LIKE\b", re.IGNORECASE)
-NOT_SUPPORTED_HINT = (
-    "Django refuses this ORM feature on that backend (e.g. distinct(*fields) is PostgreSQL only): "
-    "use a portable form (values().annotate(), a Subquery) or guard it by connection.vendor"
+QUERY_ERROR, RESULT_DIVERGENCE, ORDER_DIVERGENCE, UNORDERED_ORDER = (
+    "query_error",
+    "result_divergence",
+    "order_divergence",
+    "unordered_order_divergence",
 )
-QueryKey = tuple[str, str, str, int]  # test, call site, statement kind, occurrence
+DIGEST_FORMS = ("raw", "renamed")
+# A query's identity in its own run: test, call site, statement kind, input fingerprint, n-th with it.
+QueryKey = tuple[str, str, str, str, int]
+MAX_LISTED_TESTS = 20
 
 
 @dataclass
 class Divergence:
-    """A difference at one query key, before it becomes a finding."""
+    """A difference at one matched query, before it becomes a finding."""
 
     kind: str
-    key: QueryKey
+    test: str
+    site: str
+    statement: str
     records: dict[str, dict[str, Any]]
     message: str
     cause: str | None = None
@@ -37,237 +52,259 @@ class Divergence:
         return min(record.get("position", 0) for record in self.records.values())
 
 
-def query_divergences(results: list[WorkerResults], nondeterministic: set[QueryKey] = frozenset()) -> list[Divergence]:
-    """Every query whose error, rows or order differ between backends (one per key)."""
-    by_key: dict[QueryKey, dict[str, dict[str, Any]]] = defaultdict(dict)
-    writes: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+# ---------------------------------------------------------------- matching
+
+
+def query_key(record: dict[str, Any], nth: int) -> QueryKey:
+    return (record["test"], record["site"], record["kind"], record.get("fingerprint") or "", nth)
+
+
+def _keyed(records: list[dict[str, Any]]) -> list[tuple[QueryKey, dict[str, Any]]]:
+    """Each record with its identity: its fingerprint and how many times that fingerprint came before."""
+    seen: Counter[str] = Counter()
+    keyed = []
+    for record in records:
+        fingerprint = record.get("fingerprint") or ""
+        seen[fingerprint] += 1
+        keyed.append((query_key(record, seen[fingerprint]), record))
+    return keyed
+
+
+def matched_queries(results: list[WorkerResults]) -> Iterator[dict[str, tuple[QueryKey, dict[str, Any]]]]:
+    """The queries that ran on two or more backends, as {backend: (key, record)} per query."""
+    groups: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = defaultdict(dict)
     for worker in results:
         for record in worker.queries:
-            key = query_key(record)
-            by_key[key][worker.target] = record
-            if record["kind"] in WRITE_KINDS and record.get("rowcount") is not None:
-                writes[key[:3]][worker.target] += record["rowcount"]
-    divergences = []
-    for key, records in by_key.items():
-        if len(records) < 2 or key in nondeterministic:
+            if record["kind"] != REFUSED:
+                groups[(record["test"], record["site"], record["kind"])].setdefault(worker.target, []).append(record)
+    for by_backend in groups.values():
+        if len(by_backend) < 2:
             continue
-        divergence = _error_divergence(key, records) or _result_divergence(key, records)
-        if divergence:
-            divergences.append(divergence)
-    for (test, site, kind), counts in writes.items():
-        if len(set(counts.values())) > 1:
-            records = {backend: {"rowcount": count, "sql": "", "position": 0} for backend, count in counts.items()}
-            affected = ", ".join(f"{backend}: {count}" for backend, count in sorted(counts.items()))
-            divergences.append(
-                Divergence(
-                    "result_divergence",
-                    (test, site, kind, 0),
-                    records,
-                    f"{kind} affected a different number of rows ({affected})",
-                )
-            )
-    return divergences
+        keyed = {backend: _keyed(records) for backend, records in by_backend.items()}
+        sequences = {tuple(record.get("fingerprint") for record in records) for records in by_backend.values()}
+        if len(sequences) == 1:
+            for position in range(len(next(iter(by_backend.values())))):
+                yield {backend: pairs[position] for backend, pairs in keyed.items()}
+            continue
+        by_identity: dict[tuple[str, int], dict[str, tuple[QueryKey, dict[str, Any]]]] = defaultdict(dict)
+        for backend, pairs in keyed.items():
+            for key, record in pairs:
+                by_identity[(key[3], key[4])][backend] = (key, record)
+        for matched in by_identity.values():
+            if len(matched) >= 2:
+                yield matched
 
 
-def nondeterministic_keys(runs: dict[str, list[WorkerResults]]) -> frozenset[QueryKey]:
-    """Queries whose error or result differs between runs on the same backend (--stability-runs)."""
-    unstable: set[QueryKey] = set()
-    for repeats in runs.values():
+def nondeterministic_keys(runs: dict[str, list[WorkerResults]]) -> frozenset[tuple[str, QueryKey]]:
+    """(backend, query) pairs whose error or result differs between runs on that backend (--stability-runs)."""
+    unstable: set[tuple[str, QueryKey]] = set()
+    for backend, repeats in runs.items():
         seen: dict[QueryKey, set[tuple]] = defaultdict(set)
         for results in repeats:
+            groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
             for record in results.queries:
-                seen[query_key(record)].add(_outcome_signature(record))
-        unstable |= {key for key, signatures in seen.items() if len(signatures) > 1}
+                groups[(record["test"], record["site"], record["kind"])].append(record)
+            for records in groups.values():
+                for key, record in _keyed(records):
+                    seen[key].add(_outcome_signature(record))
+        unstable |= {(backend, key) for key, signatures in seen.items() if len(signatures) > 1}
     return frozenset(unstable)
 
 
 def _outcome_signature(record: dict[str, Any]) -> tuple:
     error = record.get("error")
+    digests = record.get("digests", {}).get("raw", {})
     return (
         error.get("code") if error else None,
-        record.get("digest_unordered"),
-        record.get("digest_ordered") if not record.get("random_order") else None,
+        digests.get("unordered"),
+        digests.get("ordered") if not record.get("random_order") else None,
         record.get("rowcount"),
     )
 
 
-def query_key(record: dict[str, Any]) -> QueryKey:
-    return (record["test"], record["site"], record["kind"], record["occurrence"])
+# ---------------------------------------------------------------- divergences
 
 
-def _error_divergence(key: QueryKey, records: dict[str, dict[str, Any]]) -> Divergence | None:
+def query_divergences(
+    results: list[WorkerResults],
+    nondeterministic: frozenset[tuple[str, QueryKey]] = frozenset(),
+    float_tolerance: float | None = None,
+) -> list[Divergence]:
+    """Every matched query whose error, rows or order differ between backends."""
+    tolerance = float_tolerance if float_tolerance is not None else _tolerance_of(results)
+    divergences = []
+    for matched in matched_queries(results):
+        if any((backend, key) in nondeterministic for backend, (key, _) in matched.items()):
+            continue
+        records = {backend: record for backend, (_, record) in matched.items()}
+        divergence = _error_divergence(records) or _result_divergence(records, tolerance)
+        if divergence:
+            divergences.append(divergence)
+    return divergences + _refusal_divergences(results) + _write_count_divergences(results)
+
+
+def _tolerance_of(results: list[WorkerResults]) -> float:
+    """The float tolerance the workers recorded with (the largest, if they differ)."""
+    return max((float(worker.header.get("float_tolerance", 1e-9)) for worker in results), default=1e-9)
+
+
+def _divergence(kind: str, records: dict[str, dict[str, Any]], message: str, **extra: Any) -> Divergence:
+    first = next(iter(records.values()))
+    return Divergence(kind, first["test"], first["site"], first["kind"], records, message, **extra)
+
+
+def _error_divergence(records: dict[str, dict[str, Any]]) -> Divergence | None:
     failed = sorted(backend for backend, record in records.items() if record.get("error"))
     if not failed or len(failed) == len(records):
         return None
     passed = sorted(set(records) - set(failed))
-    hints = [_error_hint(backend, records[backend]["error"]) for backend in failed]
-    return Divergence(
-        "query_error",
-        key,
+    hints = [error_hint(backend, records[backend]["error"]) for backend in failed]
+    return _divergence(
+        QUERY_ERROR,
         records,
         f"the query raises on {', '.join(failed)} but runs on {', '.join(passed)}",
         hint="; ".join(dict.fromkeys(hint for hint in hints if hint)),
     )
 
 
-def _error_hint(backend: str, error: dict[str, Any]) -> str:
-    if error.get("class", "").endswith("NotSupportedError"):
-        return NOT_SUPPORTED_HINT
-    return vendor_for_target(backend).error_hints.get(error.get("code"), "")
+def _refusal_divergences(results: list[WorkerResults]) -> list[Divergence]:
+    """An ORM call Django refused before any SQL (NotSupportedError) on some backends only."""
+    refused: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    at_site: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for worker in results:
+        for record in worker.queries:
+            place = (record["test"], record["site"])
+            if record["kind"] == REFUSED:
+                refused[place].setdefault(worker.target, record)
+            else:
+                at_site[place].setdefault(worker.target, record)
+    divergences = []
+    for place, records in refused.items():
+        test = place[0]
+        ran = [worker.target for worker in results if test in worker.tests and worker.target not in records]
+        if not ran:
+            continue
+        evidence = dict(records)
+        for backend in ran:
+            evidence[backend] = at_site[place].get(backend) or {
+                "test": test,
+                "site": place[1],
+                "kind": REFUSED,
+                "sql": "",
+                "position": 0,
+            }
+        divergence = _error_divergence(evidence)
+        if divergence:
+            divergence.statement = next((r["kind"] for r in evidence.values() if r["kind"] != REFUSED), REFUSED)
+            divergences.append(divergence)
+    return divergences
 
 
-def _result_divergence(key: QueryKey, records: dict[str, dict[str, Any]]) -> Divergence | None:
-    if key[2] != "select" or any("digest_unordered" not in record for record in records.values()):
+def _write_count_divergences(results: list[WorkerResults]) -> list[Divergence]:
+    """update() and delete() compared on the rows affected per call site (batching differs by backend)."""
+    writes: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for worker in results:
+        for record in worker.queries:
+            if record["kind"] in WRITE_KINDS and record.get("rowcount") is not None:
+                writes[(record["test"], record["site"], record["kind"])][worker.target] += record["rowcount"]
+    divergences = []
+    for (test, site, kind), counts in writes.items():
+        if len(counts) > 1 and len(set(counts.values())) > 1:
+            records = {
+                backend: {"test": test, "site": site, "kind": kind, "rowcount": count, "sql": "", "position": 0}
+                for backend, count in counts.items()
+            }
+            affected = ", ".join(f"{backend}: {count}" for backend, count in sorted(counts.items()))
+            divergences.append(
+                _divergence(RESULT_DIVERGENCE, records, f"{kind} affected a different number of rows ({affected})")
+            )
+    return divergences
+
+
+def _result_divergence(records: dict[str, dict[str, Any]], tolerance: float) -> Divergence | None:
+    if next(iter(records.values()))["kind"] != SELECT:
         return None
-    if not all(record.get("complete") for record in records.values()):
+    if any("digests" not in record or not record.get("complete") for record in records.values()):
         return None
-    if any(record.get("random_order") for record in records.values()):
-        return None
-    if len({record["digest_unordered"] for record in records.values()}) > 1:
-        cause = likely_cause(records)
-        truncated = any(_truncated(record) and not record.get("total_order") for record in records.values())
-        if truncated and cause is None:
-            cause = "LIMIT/OFFSET without an ORDER BY that fixes the order: each backend picked other rows"
+    random_order = any(record.get("random_order") for record in records.values())
+    if random_order and any(truncated(record) for record in records.values()):
+        return None  # order_by("?")[:n]: each backend (and each run) draws other rows
+    if not same_rows(records, ordered=False, tolerance=tolerance):
         counts = ", ".join(f"{backend}: {record['rows']}" for backend, record in sorted(records.items()))
-        return Divergence("result_divergence", key, records, f"the query returns different rows ({counts})", cause)
-    if len({record["digest_ordered"] for record in records.values()}) > 1:
-        if all(record.get("total_order") for record in records.values()):
-            return None
-        # The order matters when the code asked for one, sliced the result, or indexed it.
-        if not any(
-            record.get("explicit_order") or record.get("order_consumed") or _truncated(record)
-            for record in records.values()
-        ):
-            return None
-        return Divergence(
-            "order_divergence",
-            key,
+        cause = likely_cause(records) or truncation_cause(records)
+        return _divergence(RESULT_DIVERGENCE, records, f"the query returns different rows ({counts})", cause=cause)
+    if random_order or same_rows(records, ordered=True, tolerance=tolerance):
+        return None
+    if all(record.get("total_order") for record in records.values()):
+        return None
+    # The order matters when the code asked for one, sliced the result, or indexed it.
+    if any(_order_used(record) for record in records.values()):
+        return _divergence(
+            ORDER_DIVERGENCE,
             records,
             "the same rows come back in a different order: the ORDER BY does not fix it, and the code uses the order",
-            likely_cause(records, ordered=True)
+            cause=likely_cause(records, ordered=True)
             or "no ORDER BY (or a non-unique one): the order is whatever each backend's plan yields",
         )
-    return None
-
-
-def _truncated(record: dict[str, Any]) -> bool:
-    limit = record.get("limit")
-    return bool(record.get("offset")) or (limit is not None and record.get("rows", 0) >= limit)
-
-
-# ---------------------------------------------------------------- likely causes
-
-
-def likely_cause(records: dict[str, dict[str, Any]], ordered: bool = False) -> str | None:
-    """Name the vendor behaviour that explains the difference, when the evidence points at one."""
-    vendors = {backend: vendor_for_target(backend) for backend in records}
-    if ordered:
-        return _null_ordering(records, vendors)
-    if any(REGEX_OPERATOR.search(record.get("sql", "")) for record in records.values()):
-        return (
-            "regular expression: each backend has its own regex dialect (PostgreSQL ARE: \\y is the word "
-            "boundary and \\b a backspace; MySQL ICU / MariaDB PCRE; SQLite uses Python's re); keep patterns "
-            "to the common subset or use __contains/__startswith"
-        )
-    params = [value for record in records.values() for value in record.get("params", []) if isinstance(value, str)]
-    values = {backend: _flat(record.get("sample", [])) for backend, record in records.items()}
-    strings = {backend: {v for v in found if isinstance(v, str)} for backend, found in values.items()}
-    all_strings = set().union(*strings.values())
-    for value in all_strings:
-        for param in params:
-            if value != param and value.lower() == param.lower() and _any(vendors, "case_insensitive_equality"):
-                return (
-                    f"collation: {_names(vendors, 'case_insensitive_equality')} compare strings without case "
-                    f"by default ({value!r} = {param!r}); use __iexact where that is meant, or a case-sensitive "
-                    "db_collation"
-                )
-            if value != param and value.rstrip(" ") == param.rstrip(" ") and _any(vendors, "ignores_trailing_spaces"):
-                return (
-                    f"trailing spaces: {_names(vendors, 'ignores_trailing_spaces')} ignore trailing spaces in "
-                    f"= ({value!r} = {param!r}); strip values before saving"
-                )
-    numbers = {
-        backend: [v for v in found if isinstance(v, int | float) and not isinstance(v, bool)]
-        for backend, found in values.items()
-    }
-    numbers.update(
-        {
-            backend: numbers[backend] + [float(v["decimal"]) for v in found if isinstance(v, dict) and "decimal" in v]
-            for backend, found in values.items()
-        }
+    return _divergence(
+        UNORDERED_ORDER,
+        records,
+        "the same rows come back in a different order (the query has no ORDER BY): "
+        + ", ".join(f"{backend}: {_first_rows(record)}" for backend, record in sorted(records.items())),
+        cause="no ORDER BY: each backend returns rows in the order its storage or plan yields",
     )
-    if _integer_division(numbers) and any(vendor.integer_division for vendor in vendors.values()):
-        return (
-            f"integer division: {_names(vendors, 'integer_division')} divide integers to an integer, the others "
-            "do not; wrap the operands in Cast(..., FloatField()) or use ExpressionWrapper(output_field=...)"
-        )
-    if _rounding(numbers):
-        return (
-            "rounding: backends compute the aggregate with different precision (AVG over integers, numeric vs "
-            "double); round explicitly with Round() or compare with a tolerance"
-        )
-    return None
 
 
-def _null_ordering(records: dict[str, dict[str, Any]], vendors: dict[str, type[Vendor]]) -> str | None:
-    first_is_null = {
-        backend: bool(record.get("sample")) and None in record["sample"][0] for backend, record in records.items()
-    }
-    if len(set(first_is_null.values())) > 1:
-        return (
-            f"NULL ordering: {_names(vendors, 'nulls_first_ascending')} sort NULLs first in ascending order, "
-            "the others last; use F(...).asc(nulls_first=True) or nulls_last=True"
-        )
-    return None
+def _order_used(record: dict[str, Any]) -> bool:
+    return bool(record.get("explicit_order") or record.get("order_consumed")) or truncated(record)
 
 
-def _integer_division(numbers: dict[str, list[float]]) -> bool:
-    columns = list(numbers.values())
-    if len(columns) < 2 or any(len(column) != len(columns[0]) for column in columns):
-        return False
-    for values in zip(*columns, strict=True):
-        integral = [float(v).is_integer() for v in values]
-        if any(integral) and not all(integral) and len({int(v) for v in values}) == 1:
-            return True
+def same_rows(records: dict[str, dict[str, Any]], ordered: bool, tolerance: float) -> bool:
+    """Do all backends agree in the raw or in the renamed form (and on their floats, within tolerance)?"""
+    which = "ordered" if ordered else "unordered"
+    for index, form in enumerate(DIGEST_FORMS):
+        if len({record["digests"][form][which] for record in records.values()}) == 1:
+            if _floats_agree(list(records.values()), index, ordered, tolerance):
+                return True
     return False
 
 
-def _rounding(numbers: dict[str, list[float]]) -> bool:
-    columns = list(numbers.values())
-    if len(columns) < 2 or any(len(column) != len(columns[0]) or not column for column in columns):
-        return False
-    differs = False
-    for values in zip(*columns, strict=True):
-        low, high = min(values), max(values)
-        if high != low:
-            differs = True
-            if abs(high - low) > 1e-3 * max(abs(high), abs(low), 1):
+def _floats_agree(records: list[dict[str, Any]], form: int, ordered: bool, tolerance: float) -> bool:
+    if not any(record.get("float_rows") for record in records):
+        return True
+    if not all(record.get("float_rows_complete", True) for record in records):
+        return True  # too many rows to keep their floats: only the rest of each row is compared
+    rows = [[(row[form], row[2]) for row in record.get("float_rows", [])] for record in records]
+    if not ordered:
+        rows = [sorted(backend_rows) for backend_rows in rows]
+    first = rows[0]
+    for other in rows[1:]:
+        if len(other) != len(first):
+            return False
+        for (hash_a, floats_a), (hash_b, floats_b) in zip(first, other, strict=True):
+            if hash_a != hash_b or len(floats_a) != len(floats_b):
                 return False
-    return differs
+            if not all(floats_close(a, b, tolerance) for a, b in zip(floats_a, floats_b, strict=True)):
+                return False
+    return True
 
 
-def _flat(sample: list[list[Any]]) -> list[Any]:
-    return [value for row in sample for value in row]
-
-
-def _any(vendors: dict[str, type[Vendor]], flag: str) -> bool:
-    return any(getattr(vendor, flag) for vendor in vendors.values())
-
-
-def _names(vendors: dict[str, type[Vendor]], flag: str) -> str:
-    return ", ".join(sorted(backend for backend, vendor in vendors.items() if getattr(vendor, flag)))
+def _first_rows(record: dict[str, Any]) -> str:
+    return str(record.get("sample", [])[:3])
 
 
 # ---------------------------------------------------------------- findings
 
 
 def query_findings(divergences: list[Divergence], failing_tests: set[str], tied: dict[str, Finding]) -> list[Finding]:
-    """One finding per test and call site; in a test that fails anyway, only its first divergence, tied to it."""
+    """One finding per test and call site (an unordered result's order: per call site); in a test that
+    fails anyway, only its first divergence, tied to the test's own finding."""
     findings: list[Finding] = []
     seen_sites: set[tuple[str, str]] = set()
     seen_failing: set[str] = set()
-    for divergence in sorted(divergences, key=lambda d: (d.key[0], d.order)):
-        test, site = divergence.key[0], divergence.key[1]
+    unordered: dict[str, list[Divergence]] = defaultdict(list)
+    for divergence in sorted(divergences, key=lambda d: (d.test, d.order)):
+        test, site = divergence.test, divergence.site
         if test in failing_tests:
             if test in seen_failing:
                 continue
@@ -275,27 +312,40 @@ def query_findings(divergences: list[Divergence], failing_tests: set[str], tied:
             if test in tied:
                 tied[test].details["query"] = _evidence(divergence)
                 continue
+        if divergence.kind == UNORDERED_ORDER:
+            unordered[site].append(divergence)
+            continue
         if (test, site) in seen_sites:
             continue
         seen_sites.add((test, site))
-        path, _, line = site.rpartition(":")
-        findings.append(
-            Finding(
-                kind=divergence.kind,
-                test=test,
-                location={"path": path, "line": int(line) if line.isdigit() else None},
-                message=divergence.message + (f"; likely cause: {divergence.cause}" if divergence.cause else ""),
-                backends={backend: _backend_evidence(record) for backend, record in divergence.records.items()},
-                details={"cause": divergence.cause, "hint": divergence.hint, "statement": divergence.key[2]},
-            )
-        )
+        findings.append(_finding(divergence))
+    for site_divergences in unordered.values():
+        finding = _finding(site_divergences[0])
+        tests = sorted({divergence.test for divergence in site_divergences})
+        finding.details["tests"] = tests[:MAX_LISTED_TESTS]
+        finding.details["test_count"] = len(tests)
+        if len(tests) > 1:
+            finding.message += f" (in {len(tests)} tests)"
+        findings.append(finding)
     return findings
+
+
+def _finding(divergence: Divergence) -> Finding:
+    path, _, line = divergence.site.rpartition(":")
+    return Finding(
+        kind=divergence.kind,
+        test=divergence.test,
+        location={"path": path, "line": int(line) if line.isdigit() else None},
+        message=divergence.message + (f"; likely cause: {divergence.cause}" if divergence.cause else ""),
+        backends={backend: _backend_evidence(record) for backend, record in divergence.records.items()},
+        details={"cause": divergence.cause, "hint": divergence.hint, "statement": divergence.statement},
+    )
 
 
 def _evidence(divergence: Divergence) -> dict[str, Any]:
     return {
         "kind": divergence.kind,
-        "site": divergence.key[1],
+        "site": divergence.site,
         "message": divergence.message,
         "cause": divergence.cause,
         "hint": divergence.hint,
@@ -312,9 +362,12 @@ def _backend_evidence(record: dict[str, Any]) -> dict[str, Any]:
     if "rows" in record:
         evidence.update(
             rows=record["rows"],
+            columns=record.get("columns", []),
             sample=record.get("sample", [])[:5],
             message=f"{record['rows']} row(s): {record.get('sample', [])[:3]}",
         )
     elif "rowcount" in record:
         evidence.update(rowcount=record["rowcount"], message=f"{record['rowcount']} row(s) affected")
+    elif record.get("kind") == REFUSED:
+        evidence["message"] = "no refusal: the call ran"
     return evidence

@@ -1,20 +1,25 @@
-"""Record every ORM query a test runs: a key that matches the same query on every backend,
-the SQL as the backend ran it, and the error or the canonical result as the application saw it.
+"""Record every ORM query a test runs: where it ran, what it asked, and what came back.
 
-Hooks into Django at three documented or stable points: ``connection.execute_wrappers``
-(every statement, its error and row count), ``SQLCompiler.results_iter`` (rows after
-Django's converters) and the compilers' ``execute_sql`` (which model and columns a
-statement concerns, keys returned by INSERT). Digests are streamed: memory stays
-bounded whatever the size of the results.
+Hooks into Django at stable points: ``connection.execute_wrappers`` (every statement, its
+error and row count), ``SQLCompiler.execute_sql``/``results_iter`` (the rows after Django's
+converters, the columns' roles, the query's inputs), the insert and update compilers (keys
+created, values written) and ``NotSupportedError`` (an ORM call refused before any SQL).
+Digests are streamed: memory stays bounded whatever the size of the results.
+
+The recorder never changes the code under test: every hook runs the original exactly once
+and passes its result or exception through; the recorder's own errors are caught, counted
+and written to the results file (``recorder_error``), never raised into the test; nothing is
+stored on the application's objects (querysets are looked up in a weak map).
 """
 
 from __future__ import annotations
 
 import contextvars
-import functools
+import math
 import os
-import re
 import sys
+import traceback
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,21 +27,32 @@ from typing import Any
 
 from harness.canonical import (
     CLOCK_FIELD,
+    FLOAT_PLACEHOLDER,
     GENERATED_UUID,
     KEY,
-    KEY_DERIVED,
     PLAIN,
     Clock,
     Column,
-    KeyMap,
     RowDigest,
-    canonical_value,
+    canonical_plain,
+)
+from harness.identity import SCOPE_OF_FIXTURE, SESSION, TEST, Identities
+from harness.orm_inspect import (
+    column_id,
+    column_name,
+    column_of,
+    has_explicit_order,
+    has_total_order,
+    input_fingerprint,
+    key_column_names,
 )
 from harness.paths import library_prefixes
 from harness.results import ResultsWriter
 
 # Statements compared by their results; others are only compared for errors.
 SELECT, INSERT, UPDATE, DELETE, OTHER = "select", "insert", "update", "delete", "other"
+# An ORM call Django refused before sending any SQL (NotSupportedError).
+REFUSED = "refused"
 STATEMENT_KINDS = {
     "SELECT": SELECT,
     "WITH": SELECT,
@@ -49,9 +65,20 @@ STATEMENT_KINDS = {
 IGNORED_PREFIXES = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "SET ", "SHOW ", "BEGIN", "COMMIT")
 MAX_SQL_CHARS = 2000
 MAX_PARAMS = 20
+MAX_TRACEBACKS = 5
 
 _inside_write: contextvars.ContextVar[str | None] = contextvars.ContextVar("portability_write", default=None)
+_inside_statement: contextvars.ContextVar[bool] = contextvars.ContextVar("portability_statement", default=False)
 _last_record: contextvars.ContextVar[QueryRecord | None] = contextvars.ContextVar("portability_record", default=None)
+
+
+@dataclass(slots=True)
+class ResultPlan:
+    """How to canonicalise a SELECT's rows: each column's role, in the order of their names."""
+
+    columns: list[Column]
+    names: list[str]
+    order: list[int]
 
 
 @dataclass(slots=True)
@@ -67,9 +94,12 @@ class QueryRecord:
     params: list[Any]
     sequence: int
     position: int
+    # What the SQL statement itself is (kind may say otherwise: a pre-select belongs to its UPDATE).
+    statement: str = OTHER
+    fingerprint: str | None = None
     error: dict[str, Any] | None = None
     rowcount: int | None = None
-    columns: list[Column] | None = None
+    plan: ResultPlan | None = None
     digest: RowDigest | None = None
     complete: bool = False
     total_order: bool = False
@@ -90,16 +120,16 @@ class QueryRecord:
             "params": self.params,
             "position": self.position,
         }
+        if self.fingerprint is not None:
+            data["fingerprint"] = self.fingerprint
         if self.error is not None:
             data["error"] = self.error
         if self.rowcount is not None:
             data["rowcount"] = self.rowcount
-        if self.digest is not None:
+        if self.digest is not None and self.plan is not None:
+            data.update(self.digest.to_dict())
             data.update(
-                rows=self.digest.rows,
-                digest_ordered=self.digest.ordered,
-                digest_unordered=self.digest.unordered,
-                sample=self.digest.sample,
+                columns=self.plan.names,
                 complete=self.complete,
                 total_order=self.total_order,
                 explicit_order=self.explicit_order,
@@ -117,31 +147,29 @@ class QueryRecorder:
 
     writer: ResultsWriter
     project_root: str
-    float_digits: int = 9
+    float_tolerance: float = 1e-9
     test: str | None = None
     paused: bool = False
     phase: str = "setup"
-    first_in_class: bool = True
-    keys: KeyMap = field(default_factory=KeyMap)
+    identities: Identities = field(default_factory=Identities)
     clock: Clock = field(default_factory=Clock)
     records: list[QueryRecord] = field(default_factory=list)
     occurrences: Counter = field(default_factory=Counter)
     sequence: int = 0
-    _class_id: str | None = None
+    internal_errors: int = 0
+    tracebacks: list[str] = field(default_factory=list)
+    _fixture_scopes: list[str] = field(default_factory=list)
     _libraries: tuple[str, ...] = field(default_factory=library_prefixes)
     _site_cache: dict[str, str | None] = field(default_factory=dict)
     _columns_by_field: dict[Any, Column] = field(default_factory=dict)
+    _queryset_records: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
+    _compiler_records: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
     _restore: list[Callable[[], None]] = field(default_factory=list)
 
     # ------------------------------------------------------------ test lifecycle
 
     def start_test(self, nodeid: str) -> None:
-        class_id = nodeid.rsplit("::", 1)[0]
-        self.first_in_class = class_id != self._class_id
-        if self.first_in_class:
-            self.keys.new_class()
-            self._class_id = class_id
-        self.keys.new_test()
+        self.identities.enter_test(nodeid)
         self.test, self.phase = nodeid, "setup"
         self.clock = Clock()
         self.occurrences.clear()
@@ -149,12 +177,38 @@ class QueryRecorder:
     def set_phase(self, phase: str) -> None:
         self.phase = phase
 
+    def enter_fixture(self, pytest_scope: str) -> None:
+        self._fixture_scopes.append(SCOPE_OF_FIXTURE.get(pytest_scope, TEST))
+
+    def leave_fixture(self) -> None:
+        if self._fixture_scopes:
+            self._fixture_scopes.pop()
+
+    def scope(self) -> str:
+        """The label scope of a row or value created now: the innermost fixture's, else the test's."""
+        if self._fixture_scopes:
+            return self._fixture_scopes[-1]
+        return TEST if self.test is not None else SESSION
+
     def finish_test(self) -> None:
         for record in self.records:
             # Flushed with the test's own record, which follows.
             self.writer.write("query", flush=False, **record.to_dict())
         self.records.clear()
         self.test = None
+
+    def finish_session(self) -> None:
+        if self.internal_errors:
+            self.writer.write("recorder_error", count=self.internal_errors, tracebacks=self.tracebacks)
+
+    def _recording(self) -> bool:
+        return self.test is not None and not self.paused
+
+    def _internal_error(self) -> None:
+        """The recorder failed: count it, keep the traceback, and let the test go on untouched."""
+        self.internal_errors += 1
+        if len(self.tracebacks) < MAX_TRACEBACKS:
+            self.tracebacks.append(f"in {self.test}:\n{traceback.format_exc()}")
 
     # ------------------------------------------------------------ Django hooks
 
@@ -164,6 +218,7 @@ class QueryRecorder:
         from django.db.backends.signals import connection_created
         from django.db.models.query import QuerySet
         from django.db.models.sql import compiler
+        from django.db.utils import NotSupportedError
 
         def add_wrapper(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
             if self.execute_wrapper not in connection.execute_wrappers:
@@ -176,9 +231,10 @@ class QueryRecorder:
         self._patch(compiler.SQLCompiler, "execute_sql", self._wrap_execute_sql)
         self._patch(compiler.SQLCompiler, "results_iter", self._wrap_results_iter)
         self._patch(compiler.SQLInsertCompiler, "execute_sql", self._wrap_insert)
-        self._patch(compiler.SQLUpdateCompiler, "execute_sql", self._wrap_write(UPDATE))
+        self._patch(compiler.SQLUpdateCompiler, "execute_sql", self._wrap_update)
         self._patch(QuerySet, "_fetch_all", self._wrap_fetch_all)
         self._patch(QuerySet, "__getitem__", self._wrap_getitem)
+        self._patch_refusals(NotSupportedError)
 
     def uninstall(self) -> None:
         while self._restore:
@@ -190,30 +246,41 @@ class QueryRecorder:
         self._restore.append(lambda: setattr(owner, name, original))
 
     def execute_wrapper(self, execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
-        if self.test is None or self.paused:
-            return execute(sql, params, many, context)
-        statement = sql.lstrip()[:24].upper()
-        if statement.startswith(IGNORED_PREFIXES):
-            return execute(sql, params, many, context)
-        site = self._call_site()
-        if site is None:
-            return execute(sql, params, many, context)
-        statement_kind = STATEMENT_KINDS.get(statement.split(None, 1)[0] if statement else "", OTHER)
-        # A SELECT the ORM runs inside an UPDATE (MySQL's pre-select) belongs to that UPDATE.
-        kind = _inside_write.get() or statement_kind
-        record = self._new_record(site, kind, sql, params, many)
-        _last_record.set(record)
+        record = None
+        if self._recording():
+            try:
+                record = self._statement_record(sql, params, many)
+            except Exception:  # noqa: BLE001 - never raised into the test
+                self._internal_error()
+        token = _inside_statement.set(True)
         try:
             result = execute(sql, params, many, context)
         except Exception as error:
-            record.error = describe_database_error(error)
+            if record is not None:
+                record.error = describe_database_error(error)
             raise
-        if statement_kind in (UPDATE, DELETE):
+        finally:
+            _inside_statement.reset(token)
+        if record is not None and record.statement in (UPDATE, DELETE):
             # What update() and delete() return to the application.
             record.rowcount = getattr(context.get("cursor"), "rowcount", None)
         return result
 
-    def _new_record(self, site: str, kind: str, sql: str, params: Any, many: bool) -> QueryRecord:
+    def _statement_record(self, sql: str, params: Any, many: bool) -> QueryRecord | None:
+        statement = sql.lstrip()[:24].upper()
+        if statement.startswith(IGNORED_PREFIXES):
+            return None
+        site = self._call_site()
+        if site is None:
+            return None
+        statement_kind = STATEMENT_KINDS.get(statement.split(None, 1)[0] if statement else "", OTHER)
+        # A SELECT the ORM runs inside an UPDATE (MySQL's pre-select) belongs to that UPDATE.
+        record = self._new_record(site, _inside_write.get() or statement_kind, sql, [] if many else params)
+        record.statement = statement_kind
+        _last_record.set(record)
+        return record
+
+    def _new_record(self, site: str, kind: str, sql: str, params: Any) -> QueryRecord:
         self.occurrences[(site, kind)] += 1
         self.sequence += 1
         record = QueryRecord(
@@ -223,7 +290,7 @@ class QueryRecorder:
             kind=kind,
             occurrence=self.occurrences[(site, kind)],
             sql=sql[:MAX_SQL_CHARS],
-            params=[] if many else _short_params(params),
+            params=_short_params(params),
             sequence=self.sequence,
             position=len(self.records) + 1,
         )
@@ -245,81 +312,74 @@ class QueryRecorder:
             frame = frame.f_back
         return None
 
-    # ------------------------------------------------------------ compiler wrappers
+    # ------------------------------------------------------------ refusals before any SQL
+
+    def _patch_refusals(self, error_class: type[BaseException]) -> None:
+        recorder = self
+
+        def __init__(error: BaseException, *args: Any) -> None:
+            BaseException.__init__(error, *args)
+            # Django's own wrapping of a driver error happens inside a statement: recorded there.
+            if recorder._recording() and not _inside_statement.get():
+                try:
+                    recorder._refused(error)
+                except Exception:  # noqa: BLE001 - never raised into the test
+                    recorder._internal_error()
+
+        own = error_class.__dict__.get("__init__")
+        error_class.__init__ = __init__  # type: ignore[misc]
+        self._restore.append(lambda: setattr(error_class, "__init__", own) if own else delattr(error_class, "__init__"))
+
+    def _refused(self, error: BaseException) -> None:
+        site = self._call_site()
+        if site is not None:
+            record = self._new_record(site, REFUSED, "", [])
+            record.error = describe_database_error(error)
+
+    # ------------------------------------------------------------ SELECT: columns, inputs, rows
 
     def _wrap_execute_sql(self, original: Callable) -> Callable:
         recorder = self
 
         def execute_sql(compiler: Any, result_type: Any = "multi", *args: Any, **kwargs: Any) -> Any:
-            if recorder.test is None:
+            if not recorder._recording():
                 return original(compiler, result_type, *args, **kwargs)
             _last_record.set(None)
+            result = original(compiler, result_type, *args, **kwargs)
             try:
-                result = original(compiler, result_type, *args, **kwargs)
-            except Exception as error:
-                if _last_record.get() is None and _inside_write.get() is None:
-                    # Raised by Django before any SQL ran (e.g. a feature the backend lacks).
-                    site = recorder._call_site()
-                    if site is not None:
-                        record = recorder._new_record(site, SELECT, "", [], False)
-                        record.error = describe_database_error(error)
-                raise
-            record = _last_record.get()
-            if record is not None and record.kind == SELECT and _inside_write.get() is None:
-                compiler._portability_record = record
-                recorder._describe_select(record, compiler)
-                if result_type == "single":
-                    recorder._digest_rows(record, compiler, [result] if result else [])
-                    record.complete = True
+                recorder._after_select(compiler, result_type, result)
+            except Exception:  # noqa: BLE001 - never raised into the test
+                recorder._internal_error()
             return result
 
         return execute_sql
 
-    def _wrap_results_iter(self, original: Callable) -> Callable:
-        recorder = self
-
-        def results_iter(compiler: Any, *args: Any, **kwargs: Any) -> Iterator:
-            rows = original(compiler, *args, **kwargs)
-            record = getattr(compiler, "_portability_record", None)
-            if recorder.test is None or record is None or record.digest is not None:
-                return rows
-            return recorder._stream(record, rows)
-
-        return results_iter
-
-    def _stream(self, record: QueryRecord, rows: Iterator) -> Iterator:
-        digest = record.digest = RowDigest()
-        columns = record.columns or []
-        for row in rows:
-            digest.add(self._canonical_row(row, columns))
-            yield row
-        record.complete = True
-
-    def _digest_rows(self, record: QueryRecord, compiler: Any, raw_rows: list) -> None:
-        fields = [select[0] for select in compiler.select[0 : compiler.col_count]]
-        converters = compiler.get_converters(fields)
-        rows = compiler.apply_converters(raw_rows, converters) if converters else raw_rows
-        record.digest = RowDigest()
-        for row in rows:
-            record.digest.add(self._canonical_row(row, record.columns or []))
-
-    def _canonical_row(self, row: Any, columns: list[Column]) -> list[Any]:
-        return [
-            canonical_value(
-                value, columns[index] if index < len(columns) else Column(), self.keys, self.clock, self.float_digits
-            )
-            for index, value in enumerate(row)
-        ]
+    def _after_select(self, compiler: Any, result_type: Any, result: Any) -> None:
+        record = _last_record.get()
+        if record is None or record.kind != SELECT or _inside_write.get() is not None:
+            return
+        self._describe_select(record, compiler)
+        if result_type == "multi":
+            self._compiler_records[compiler] = record
+        elif result_type == "single":
+            self._digest_single(record, compiler, result)
 
     def _describe_select(self, record: QueryRecord, compiler: Any) -> None:
         query = compiler.query
+        if compiler.select is not None:
+            selected = [(select[0], select[2]) for select in compiler.select[0 : compiler.col_count]]
+        else:  # an aggregate over a subquery (e.g. distinct().count()): its annotations
+            selected = [(expression, alias) for alias, expression in query.annotation_select.items()]
         key_columns = key_column_names(query.get_meta())
-        record.columns = [self._column(select[0], key_columns) for select in compiler.select[0 : compiler.col_count]]
+        columns = [self._column(expression, key_columns) for expression, _ in selected]
+        names = [column_name(expression, alias) for expression, alias in selected]
+        record.plan = ResultPlan(columns, sorted(names), sorted(range(len(names)), key=names.__getitem__))
+        record.fingerprint = input_fingerprint(query, self.identities, self.clock)
         record.offset = query.low_mark
         record.limit = None if query.high_mark is None else query.high_mark - query.low_mark
         record.random_order = "?" in query.order_by
         record.total_order = has_total_order(query)
-        record.explicit_order = bool(query.order_by) or bool(query.default_ordering and query.get_meta().ordering)
+        record.explicit_order = has_explicit_order(query)
 
     def _column(self, expression: Any, key_columns: frozenset[str]) -> Column:
         """column_of, remembered per model field for plain column references (most columns)."""
@@ -331,18 +391,108 @@ class QueryRecorder:
             column = self._columns_by_field[target] = column_of(expression, key_columns)
         return column
 
+    def _digest_single(self, record: QueryRecord, compiler: Any, result: Any) -> None:
+        """A one-row result (count(), aggregate(), exists()), through Django's converters."""
+        rows = [result] if result else []
+        if rows and compiler.select is None:
+            expressions = list(compiler.query.annotation_select.values())
+        else:
+            expressions = [select[0] for select in (compiler.select or [])[0 : compiler.col_count]]
+        converters = compiler.get_converters(expressions) if rows else None
+        if converters:
+            rows = list(compiler.apply_converters(rows, converters))
+        digest = RowDigest()
+        for row in rows:
+            digest.add(*self._canonical_row(row, record.plan))
+        record.digest, record.complete = digest, True
+
+    def _wrap_results_iter(self, original: Callable) -> Callable:
+        recorder = self
+
+        def results_iter(compiler: Any, *args: Any, **kwargs: Any) -> Iterator:
+            rows = original(compiler, *args, **kwargs)
+            record = recorder._compiler_records.pop(compiler, None) if recorder._recording() else None
+            if record is None or record.plan is None:
+                return rows
+            return recorder._stream(record, rows)
+
+        return results_iter
+
+    def _stream(self, record: QueryRecord, rows: Iterator) -> Iterator:
+        digest: RowDigest | None = RowDigest()
+        record.digest = digest
+        plan = record.plan
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except Exception as error:
+                # Raised while Django converted the rows (e.g. an invalid datetime from the server).
+                record.error = describe_database_error(error, stage="convert")
+                raise
+            if digest is not None:
+                try:
+                    digest.add(*self._canonical_row(row, plan))
+                except Exception:  # noqa: BLE001 - never raised into the test
+                    self._internal_error()
+                    digest = record.digest = None
+            yield row
+        record.complete = digest is not None
+
+    def _canonical_row(self, row: Any, plan: ResultPlan) -> tuple[list, list | None, list | None]:
+        """The row in its raw and renamed forms (None when nothing was renamed), and its floats."""
+        identities, clock, tolerant = self.identities, self.clock, self.float_tolerance > 0
+        raw: list[Any] = []
+        renamed: list[Any] = []
+        floats: list[float] | None = None
+        differs = False
+        columns = plan.columns
+        for index in plan.order:
+            value = row[index] if index < len(row) else None
+            column = columns[index]
+            role = column.role
+            if value is None:
+                raw_value = renamed_value = None
+            elif role == PLAIN:
+                if tolerant and isinstance(value, float) and math.isfinite(value):
+                    raw_value = renamed_value = FLOAT_PLACEHOLDER
+                    floats = [*floats, value] if floats else [value]
+                else:
+                    raw_value = canonical_plain(value, clock)
+                    label = identities.written_label(column.source, value) if column.source else None
+                    renamed_value = raw_value if label is None else label
+            elif role in (KEY, GENERATED_UUID):
+                label = identities.key_label(column.model, value)
+                if label is not None:
+                    raw_value = renamed_value = label
+                else:
+                    raw_value = f"{column.model}#={value}"
+                    renamed_value = identities.sighted_key_label(column.model, value)
+            elif role == CLOCK_FIELD:
+                raw_value = renamed_value = "<clock>"
+            else:
+                raw_value = renamed_value = "<computed from a key>"
+            raw.append(raw_value)
+            renamed.append(renamed_value)
+            differs = differs or renamed_value is not raw_value
+        return raw, renamed if differs else None, floats
+
+    # ------------------------------------------------------------ writes: keys created, values written
+
     def _wrap_insert(self, original: Callable) -> Callable:
         recorder = self
 
         def execute_sql(compiler: Any, *args: Any, **kwargs: Any) -> Any:
-            if recorder.test is None:
-                return original(compiler, *args, **kwargs)
             token = _inside_write.set(INSERT)
             try:
                 rows = original(compiler, *args, **kwargs)
             finally:
                 _inside_write.reset(token)
-            recorder._register_inserted(compiler, rows)
+            try:
+                recorder._register_inserted(compiler, rows)
+            except Exception:  # noqa: BLE001 - never raised into the test
+                recorder._internal_error()
             return rows
 
         return execute_sql
@@ -351,147 +501,105 @@ class QueryRecorder:
         from django.db.models import UUIDField
         from django.db.models.fields import AutoFieldMixin
 
-        opts = compiler.query.get_meta()
+        query = compiler.query
+        opts = query.get_meta()
         label = opts.concrete_model._meta.label
-        class_scope = self.phase == "setup" and self.first_in_class
+        scope = self.scope()
+        identities = self.identities
+        pk = opts.pk
+        returned = False
         for index, field_ in enumerate(compiler.returning_fields or []):
             if isinstance(field_, AutoFieldMixin):
                 for row in rows:
-                    self.keys.register(label, row[index], class_scope)
-        pk = opts.pk
-        if isinstance(pk, UUIDField) and pk.has_default():
-            for obj in compiler.query.objs:
-                self.keys.register(label, obj.pk, class_scope)
+                    identities.register_key(label, row[index], scope)
+                    returned = True
+        if not returned and (isinstance(pk, AutoFieldMixin) or (isinstance(pk, UUIDField) and pk.has_default())):
+            # Explicit keys (fixtures, create(id=...)) and generated UUIDs: known from the objects.
+            for obj in query.objs:
+                identities.register_key(label, getattr(obj, pk.attname, None), scope)
+        for field_ in query.fields:
+            if self._column(field_.get_col(opts.db_table), frozenset()).role != PLAIN:
+                continue
+            column = column_id(field_)
+            for obj in query.objs:
+                identities.register_written(column, getattr(obj, field_.attname, None), scope)
 
-    def _wrap_write(self, kind: str) -> Callable[[Callable], Callable]:
-        def wrap(original: Callable) -> Callable:
-            def execute_sql(compiler: Any, *args: Any, **kwargs: Any) -> Any:
-                token = _inside_write.set(kind)
-                try:
-                    return original(compiler, *args, **kwargs)
-                finally:
-                    _inside_write.reset(token)
+    def _wrap_update(self, original: Callable) -> Callable:
+        recorder = self
 
-            return execute_sql
+        def execute_sql(compiler: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                recorder._register_updated(compiler)
+            except Exception:  # noqa: BLE001 - never raised into the test
+                recorder._internal_error()
+            token = _inside_write.set(UPDATE)
+            try:
+                return original(compiler, *args, **kwargs)
+            finally:
+                _inside_write.reset(token)
 
-        return wrap
+        return execute_sql
+
+    def _register_updated(self, compiler: Any) -> None:
+        scope = self.scope()
+        for field_, model, value in compiler.query.values:
+            if hasattr(value, "resolve_expression") or getattr(field_, "column", None) is None:
+                continue
+            self.identities.register_written(f"{model._meta.db_table}.{field_.column}", value, scope)
+
+    # ------------------------------------------------------------ order consumed by the code
 
     def _wrap_fetch_all(self, original: Callable) -> Callable:
         recorder = self
 
         def _fetch_all(queryset: Any) -> None:
-            if queryset._result_cache is not None or recorder.test is None:
+            if queryset._result_cache is not None or not recorder._recording():
                 return original(queryset)
             before = recorder.sequence
             original(queryset)
-            # The queryset's own SELECT is the first one it ran (prefetches come after).
-            first = None
-            for record in reversed(recorder.records):
-                if record.sequence <= before:
-                    break
-                if record.kind == SELECT:
-                    first = record
-            queryset._portability_record = first
+            try:
+                # The queryset's own SELECT is the first one it ran (prefetches come after).
+                first = None
+                for record in reversed(recorder.records):
+                    if record.sequence <= before:
+                        break
+                    if record.kind == SELECT:
+                        first = record
+                if first is not None:
+                    recorder._queryset_records[queryset] = first
+            except Exception:  # noqa: BLE001 - never raised into the test
+                recorder._internal_error()
 
         return _fetch_all
 
     def _wrap_getitem(self, original: Callable) -> Callable:
+        recorder = self
+
         def __getitem__(queryset: Any, key: Any) -> Any:
             if queryset._result_cache is not None:
                 # Indexing an evaluated result: the code depends on the order the backend gave.
-                record = getattr(queryset, "_portability_record", None)
-                if record is not None:
-                    record.order_consumed = True
+                try:
+                    record = recorder._queryset_records.get(queryset)
+                    if record is not None:
+                        record.order_consumed = True
+                except Exception:  # noqa: BLE001 - never raised into the test
+                    recorder._internal_error()
             return original(queryset, key)
 
         return __getitem__
 
 
-def column_of(expression: Any, key_columns: frozenset[str] = frozenset()) -> Column:
-    """What a selected expression holds: an auto key (or a reference to one), a clock value, or data."""
-    from django.db.models import DateField, ForeignObject, UUIDField
-    from django.db.models.expressions import Col, RawSQL
-    from django.db.models.fields import AutoFieldMixin
-    from django.db.models.functions import Now
-
-    sources = list(_sources(expression))
-    if isinstance(expression, Now) or any(isinstance(source, Now) for source in sources):
-        return Column(CLOCK_FIELD)
-    if isinstance(expression, RawSQL) and key_columns & set(re.findall(r"\w+", expression.sql)):
-        return Column(KEY_DERIVED)  # extra(select={"n": "id + 1"}): computed from a raw key
-    if not isinstance(expression, Col) and any(
-        isinstance(source, Col) and column_of(source).role == KEY for source in sources
-    ):
-        if not isinstance(getattr(expression, "output_field", None), AutoFieldMixin | ForeignObject):
-            return Column(KEY_DERIVED)
-    try:
-        output = expression.output_field
-    except Exception:  # noqa: BLE001 - an expression without a resolvable type is plain data
-        return Column()
-    target = getattr(expression, "target", None) or output
-    # A foreign key (or a chain of them, as multi-table inheritance builds) holds the key it points at.
-    while isinstance(target, ForeignObject) and target.target_field is not target:
-        target = target.target_field
-    if isinstance(target, AutoFieldMixin):
-        return Column(KEY, target.model._meta.concrete_model._meta.label)
-    if isinstance(target, UUIDField) and target.primary_key and target.has_default():
-        return Column(GENERATED_UUID, target.model._meta.concrete_model._meta.label)
-    if isinstance(target, DateField) and (getattr(target, "auto_now", False) or getattr(target, "auto_now_add", False)):
-        return Column(CLOCK_FIELD)
-    return Column(PLAIN)
-
-
-@functools.cache
-def key_column_names(opts: Any) -> frozenset[str]:
-    """Column names of a model that hold auto keys (its own or those it points at)."""
-    return frozenset(field.column for field in opts.concrete_fields if column_of_field(field).role == KEY)
-
-
-def column_of_field(field: Any) -> Column:
-    from django.db.models.expressions import Col
-
-    return column_of(Col(field.model._meta.db_table, field))
-
-
-def _sources(expression: Any) -> Iterator[Any]:
-    for source in getattr(expression, "get_source_expressions", lambda: [])() or []:
-        if source is not None:
-            yield source
-            yield from _sources(source)
-
-
-def has_total_order(query: Any) -> bool:
-    """Does the query's ORDER BY fix the order of every row (pk, a unique field, or every group key)?"""
-    ordering = list(query.order_by) or (list(query.get_meta().ordering) if query.default_ordering else [])
-    names = {str(item).lstrip("-") for item in ordering if isinstance(item, str)}
-    if not names:
-        return False
-    opts = query.get_meta()
-    if names & unique_field_names(opts):
-        return True
-    for together in opts.unique_together:
-        if set(together) <= names:
-            return True
-    if query.values_select and query.group_by is not None and set(query.values_select) <= names:
-        return True
-    return False
-
-
-@functools.cache
-def unique_field_names(opts: Any) -> frozenset[str]:
-    """Names by which an ORDER BY can name a unique column of the model."""
-    unique = [field for field in opts.concrete_fields if field.unique]
-    return frozenset({"pk", opts.pk.name, opts.pk.attname} | {f.name for f in unique} | {f.attname for f in unique})
-
-
-def describe_database_error(error: BaseException) -> dict[str, Any]:
+def describe_database_error(error: BaseException, stage: str | None = None) -> dict[str, Any]:
     """The error as the backend reported it: class, vendor code, one-line message."""
     cause = error.__cause__ or error
     code: Any = getattr(cause, "pgcode", None) or getattr(cause, "sqlite_errorname", None)
     if code is None and cause.args and isinstance(cause.args[0], int):
         code = cause.args[0]  # MySQL and MariaDB
     message = " ".join(str(error).split())[:500]
-    return {"class": f"{type(error).__module__}.{type(error).__name__}", "code": code, "message": message}
+    described = {"class": f"{type(error).__module__}.{type(error).__name__}", "code": code, "message": message}
+    if stage:
+        described["stage"] = stage
+    return described
 
 
 def _short_params(params: Any) -> list[Any]:

@@ -15,7 +15,7 @@ from typing import IO, Any
 from harness.config import redact
 from harness.errors import ResultsError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Outcomes a test can have; "error" covers setup/teardown and collection errors.
 PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED = "passed", "failed", "error", "skipped", "xfailed", "xpassed"

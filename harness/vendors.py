@@ -71,6 +71,8 @@ class Vendor:
     integer_division: ClassVar[bool] = True
     # Error code (SQLSTATE, MySQL number, SQLite name) → what it means and the portable way.
     error_hints: ClassVar[dict[Any, str]] = {}
+    # Errors without a code (raised while Django converts rows): a fragment of the message → hint.
+    message_hints: ClassVar[dict[str, str]] = {}
 
     # SQL to read the server's own description of its product and version.
     version_query: ClassVar[str] = "SELECT VERSION()"
@@ -186,6 +188,12 @@ class MySQL(Vendor):
         3819: "a check constraint rejected the row here (older servers ignore check constraints)",
         1062: "unique constraint violated",
         1235: "this MySQL/MariaDB version does not support the construct (e.g. LIMIT in a subquery)",
+    }
+    message_hints = {
+        # CONVERT_TZ() returns NULL when the server's time zone tables are empty (the default).
+        "invalid datetime value": "MySQL/MariaDB has no time zone definitions loaded, so CONVERT_TZ() returns "
+        "NULL for Trunc/Extract with a tzinfo (or with USE_TZ and a non-UTC TIME_ZONE): load them with "
+        "`mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb mysql` (mysql_tzinfo_to_sql on MySQL)",
     }
     # Full Unicode, the same on MySQL and MariaDB (their defaults differ by version).
     default_options = {"charset": "utf8mb4"}

@@ -6,46 +6,13 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from harness.canonical import KEY, Clock, Column, KeyMap, RowDigest, canonical_value
+from harness.canonical import Clock, RowDigest, canonical_plain, floats_close
 
 UTC = dt.UTC
-PLAIN_COLUMN = Column()
 
 
-def canon(
-    value, column: Column = PLAIN_COLUMN, keys: KeyMap | None = None, clock: Clock | None = None, digits: int = 9
-):
-    return canonical_value(value, column, keys or KeyMap(), clock or Clock(), digits)
-
-
-def test_auto_keys_become_their_creation_order_whatever_their_value() -> None:
-    postgresql, sqlite = KeyMap(), KeyMap()
-    for raw in (41, 42):
-        postgresql.register("app.Item", raw, class_scope=False)
-    for raw in (1, 2):
-        sqlite.register("app.Item", raw, class_scope=False)
-    column = Column(KEY, "app.Item")
-    assert [canon(raw, column, postgresql) for raw in (42, 41)] == [canon(raw, column, sqlite) for raw in (2, 1)]
-
-
-def test_a_reused_raw_key_is_a_new_row() -> None:
-    keys = KeyMap()
-    keys.register("app.Item", 1, class_scope=True)
-    keys.new_test()
-    keys.register("app.Item", 2, class_scope=False)
-    assert keys.canonical("app.Item", 1) == "app.Item#c1"
-    assert keys.canonical("app.Item", 2) == "app.Item#t1"
-    assert keys.canonical("app.Item", 99) == "app.Item#?"
-
-
-def test_test_scope_keys_restart_each_test_and_class_scope_each_class() -> None:
-    keys = KeyMap()
-    keys.register("app.Item", 7, class_scope=False)
-    keys.new_test()
-    keys.register("app.Item", 8, class_scope=False)
-    assert keys.canonical("app.Item", 8) == "app.Item#t1"
-    keys.new_class()
-    assert keys.canonical("app.Item", 8) == "app.Item#?"
+def canon(value, clock: Clock | None = None):
+    return canonical_plain(value, clock or Clock())
 
 
 def test_clock_values_become_offsets_from_now() -> None:
@@ -68,10 +35,13 @@ def test_decimals_compare_by_value() -> None:
     assert canon(Decimal("1.5")) != canon(Decimal("1.50001"))
 
 
-def test_floats_compare_to_a_relative_tolerance() -> None:
-    assert canon(0.1 + 0.2) == canon(0.3)
-    assert canon(1.3333333333333333) != canon(1.3333)
-    assert canon(1.3333333333333333, digits=4) == canon(1.3333, digits=4)
+def test_floats_compare_by_a_relative_tolerance() -> None:
+    assert floats_close(0.1 + 0.2, 0.3, 1e-9)
+    assert not floats_close(0.1 + 0.2, 0.3, 0)  # 0 means exact
+    assert floats_close(1.3333333333333333, 1.3333, 1e-4)
+    assert not floats_close(1.3333333333333333, 1.3333, 1e-5)
+    assert floats_close(1e-300, 1.0000000001e-300, 1e-9)  # relative, whatever the magnitude
+    assert not floats_close(1e-12, 2e-12, 1e-9)
 
 
 def test_bytes_memoryview_and_json_are_normalised() -> None:
@@ -88,9 +58,19 @@ def test_row_digests_separate_order_from_content() -> None:
         second.add(row)
     for row in ([1, "a"], [2, "c"]):
         other.add(row)
-    assert first.unordered == second.unordered and first.ordered != second.ordered
-    assert first.unordered != other.unordered
+    digests = [digest.to_dict()["digests"]["raw"] for digest in (first, second, other)]
+    assert digests[0]["unordered"] == digests[1]["unordered"] and digests[0]["ordered"] != digests[1]["ordered"]
+    assert digests[0]["unordered"] != digests[2]["unordered"]
     assert first.rows == 2 and first.sample == [[1, "a"], [2, "b"]]
+
+
+def test_the_renamed_form_absorbs_inputs_the_raw_form_keeps() -> None:
+    sqlite, postgresql = RowDigest(), RowDigest()
+    sqlite.add(["alice", "pbkdf2$salt1"], ["alice", "<in:t1>"])
+    postgresql.add(["alice", "pbkdf2$salt2"], ["alice", "<in:t1>"])
+    first, second = sqlite.to_dict()["digests"], postgresql.to_dict()["digests"]
+    assert first["raw"] != second["raw"]
+    assert first["renamed"] == second["renamed"]
 
 
 def test_samples_are_bounded() -> None:

@@ -204,7 +204,12 @@ def test_first_row_of_an_unordered_group_by(report: dict) -> None:
 
 
 def test_controls_stay_silent(report: dict) -> None:
-    assert not [finding for finding in report["findings"] if "::Controls::" in finding["test"]]
+    controls = [finding for finding in report["findings"] if "::Controls::" in finding["test"]]
+    # Docs have random UUID keys: InnoDB returns them in key order, the others in insertion order.
+    # That is a real (note-level) difference, unless the draw happened to come out sorted.
+    notes = [finding for finding in controls if finding["code"] == "PT204"]
+    assert [finding["location"] for finding in notes] in ([], [{"path": "lab/tests.py", "line": 57}]), notes
+    assert not [finding for finding in controls if finding["code"] != "PT204"], controls
 
 
 def test_no_queries_turns_recording_off(tmp_path: Path) -> None:

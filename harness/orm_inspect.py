@@ -1,0 +1,180 @@
+"""What a Django query asks for and returns: column roles, ordering, and its inputs.
+
+Only reads Django's query objects (never changes them); used by the recorder inside a worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from harness.canonical import CLOCK_FIELD, GENERATED_UUID, KEY, KEY_DERIVED, PLAIN, Clock, Column, canonical_plain
+from harness.identity import Identities
+
+# Aggregates whose value is one of the values of their column (so it can be a written value).
+VALUE_PRESERVING = ("Min", "Max")
+
+
+def column_of(expression: Any, key_columns: frozenset[str] = frozenset()) -> Column:
+    """What a selected expression holds: an auto key (or a reference to one), a clock value, or data."""
+    from django.db.models import DateField, ForeignObject, UUIDField
+    from django.db.models.expressions import Col, RawSQL
+    from django.db.models.fields import AutoFieldMixin
+    from django.db.models.functions import Now
+
+    sources = list(_sources(expression))
+    if isinstance(expression, Now) or any(isinstance(source, Now) for source in sources):
+        return Column(CLOCK_FIELD)
+    if isinstance(expression, RawSQL) and key_columns & set(re.findall(r"\w+", expression.sql)):
+        return Column(KEY_DERIVED)  # extra(select={"n": "id + 1"}): computed from a raw key
+    if not isinstance(expression, Col) and any(
+        isinstance(source, Col) and column_of(source).role == KEY for source in sources
+    ):
+        if not isinstance(getattr(expression, "output_field", None), AutoFieldMixin | ForeignObject):
+            return Column(KEY_DERIVED)
+    try:
+        output = expression.output_field
+    except Exception:  # noqa: BLE001 - an expression without a resolvable type is plain data
+        return Column()
+    target = getattr(expression, "target", None) or output
+    # A foreign key (or a chain of them, as multi-table inheritance builds) holds the key it points at.
+    while isinstance(target, ForeignObject) and target.target_field is not target:
+        target = target.target_field
+    if isinstance(target, AutoFieldMixin):
+        return Column(KEY, target.model._meta.concrete_model._meta.label)
+    if isinstance(target, UUIDField) and target.primary_key and target.has_default():
+        return Column(GENERATED_UUID, target.model._meta.concrete_model._meta.label)
+    if isinstance(target, DateField) and (getattr(target, "auto_now", False) or getattr(target, "auto_now_add", False)):
+        return Column(CLOCK_FIELD)
+    return Column(PLAIN, source=_source_column(expression))
+
+
+def _source_column(expression: Any) -> str | None:
+    """``table.column`` when the expression reads a stored value unchanged (a column, its Min/Max)."""
+    from django.db.models.expressions import Col
+
+    if type(expression).__name__ in VALUE_PRESERVING:
+        arguments = expression.get_source_expressions()
+        expression = arguments[0] if len(arguments) == 1 else None
+    if isinstance(expression, Col) and getattr(expression.target, "model", None) is not None:
+        return column_id(expression.target)
+    return None
+
+
+def column_id(field: Any) -> str:
+    """The identity of a model field's table column."""
+    return f"{field.model._meta.db_table}.{field.column}"
+
+
+@functools.cache
+def key_column_names(opts: Any) -> frozenset[str]:
+    """Column names of a model that hold auto keys (its own or those it points at)."""
+    return frozenset(field.column for field in opts.concrete_fields if column_of_field(field).role == KEY)
+
+
+def column_of_field(field: Any) -> Column:
+    from django.db.models.expressions import Col
+
+    return column_of(Col(field.model._meta.db_table, field))
+
+
+def _sources(expression: Any) -> Iterator[Any]:
+    for source in getattr(expression, "get_source_expressions", lambda: [])() or []:
+        if source is not None:
+            yield source
+            yield from _sources(source)
+
+
+def column_name(expression: Any, alias: str | None) -> str:
+    """A stable name for a selected column: its alias, or table alias and column."""
+    if alias:
+        return alias
+    target = getattr(expression, "target", None)
+    column = getattr(target, "column", None)
+    if column is not None:
+        return f"{getattr(expression, 'alias', '')}.{column}"
+    return type(expression).__name__
+
+
+# ---------------------------------------------------------------- ordering
+
+
+def has_total_order(query: Any) -> bool:
+    """Does the query's ORDER BY fix the order of every row (pk, a unique field, or every group key)?"""
+    ordering = list(query.order_by) or (list(query.get_meta().ordering) if query.default_ordering else [])
+    names = {str(item).lstrip("-") for item in ordering if isinstance(item, str)}
+    if not names:
+        return False
+    opts = query.get_meta()
+    if names & unique_field_names(opts):
+        return True
+    for together in opts.unique_together:
+        if set(together) <= names:
+            return True
+    if query.values_select and query.group_by is not None and set(query.values_select) <= names:
+        return True
+    return False
+
+
+def has_explicit_order(query: Any) -> bool:
+    return bool(query.order_by) or bool(query.default_ordering and query.get_meta().ordering)
+
+
+@functools.cache
+def unique_field_names(opts: Any) -> frozenset[str]:
+    """Names by which an ORDER BY can name a unique column of the model."""
+    unique = [field for field in opts.concrete_fields if field.unique]
+    return frozenset({"pk", opts.pk.name, opts.pk.attname} | {f.name for f in unique} | {f.attname for f in unique})
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def input_fingerprint(query: Any, identities: Identities, clock: Clock) -> str:
+    """What the query asks for, with keys and written values renamed: equal on every backend
+    for the same question, so queries of one call site can be matched by it, not by position."""
+    parts = [
+        query.model._meta.label if query.model is not None else "",
+        _node(query.where, identities, clock),
+        query.low_mark,
+        query.high_mark,
+    ]
+    encoded = json.dumps(parts, default=str, separators=(",", ":")).encode()
+    return hashlib.blake2b(encoded, digest_size=8).hexdigest()
+
+
+def _node(node: Any, identities: Identities, clock: Clock) -> Any:
+    from django.db.models.lookups import Lookup
+    from django.db.models.sql.where import WhereNode
+
+    if isinstance(node, WhereNode):
+        return [node.connector, node.negated, [_node(child, identities, clock) for child in node.children]]
+    if isinstance(node, Lookup):
+        column = column_of(node.lhs)
+        key_model = column.model if column.role in (KEY, GENERATED_UUID) else None
+        return [node.lookup_name, column_name(node.lhs, None), _input(node.rhs, key_model, identities, clock)]
+    params = getattr(node, "params", None)  # ExtraWhere
+    if isinstance(params, list | tuple):
+        return [type(node).__name__, [_input(value, None, identities, clock) for value in params]]
+    return type(node).__name__
+
+
+def _input(value: Any, key_model: str | None, identities: Identities, clock: Clock) -> Any:
+    from django.db.models import Model
+    from django.db.models.sql.query import Query
+
+    if isinstance(value, Query):
+        return ["subquery", _node(value.where, identities, clock)]
+    if hasattr(value, "resolve_expression"):
+        return type(value).__name__
+    if isinstance(value, list | tuple | set | frozenset):
+        # An __in list's order is the test's iteration order, which may differ between backends.
+        items = [_input(item, key_model, identities, clock) for item in value]
+        return sorted(items, key=lambda item: json.dumps(item, default=str))
+    if isinstance(value, Model):
+        value = value.pk
+    return canonical_plain(identities.input_label(value, key_model), clock)

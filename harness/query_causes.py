@@ -1,0 +1,150 @@
+"""Likely causes of a query difference: the vendor behaviour the evidence points at, or none.
+
+A cause is named only when the records show it (a value that differs only by case or
+trailing spaces from a parameter, an integer where another backend has a fraction, ...);
+a difference without such evidence gets no cause rather than a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from harness.canonical import SAMPLE_ROWS
+from harness.vendors import Vendor, vendor_for_target
+
+REGEX_OPERATOR = re.compile(r"\bREGEXP\b|\s~\*?\s|\bREGEXP_LIKE\b", re.IGNORECASE)
+NOT_SUPPORTED_HINT = (
+    "Django refuses this ORM feature on that backend (e.g. distinct(*fields) is PostgreSQL only, "
+    "bulk_create(update_conflicts=True, unique_fields=...) is not on MySQL/MariaDB): use a portable form "
+    "(values().annotate(), a Subquery) or guard it by connection.features / connection.vendor"
+)
+TRUNCATED_CAUSE = "LIMIT/OFFSET without an ORDER BY that fixes the order: each backend picked other rows"
+
+
+def error_hint(backend: str, error: dict[str, Any]) -> str:
+    """What an error on one backend means: from its class, vendor code or message (vendor data)."""
+    if error.get("class", "").endswith("NotSupportedError"):
+        return NOT_SUPPORTED_HINT
+    vendor = vendor_for_target(backend)
+    hint = vendor.error_hints.get(error.get("code"))
+    if hint:
+        return hint
+    message = error.get("message", "")
+    return next((hint for fragment, hint in vendor.message_hints.items() if fragment in message), "")
+
+
+def truncation_cause(records: dict[str, dict[str, Any]]) -> str | None:
+    """Each backend returned as many rows as the LIMIT allows (or skipped an OFFSET) with no total order."""
+    if any(record.get("total_order") or not truncated(record) for record in records.values()):
+        return None
+    if len({record.get("rows") for record in records.values()}) > 1:
+        return None
+    return TRUNCATED_CAUSE
+
+
+def truncated(record: dict[str, Any]) -> bool:
+    limit = record.get("limit")
+    return bool(record.get("offset")) or (limit is not None and record.get("rows", 0) >= limit)
+
+
+def likely_cause(records: dict[str, dict[str, Any]], ordered: bool = False) -> str | None:
+    """Name the vendor behaviour that explains the difference, when the evidence points at one."""
+    vendors = {backend: vendor_for_target(backend) for backend in records}
+    if ordered:
+        return _null_ordering(records, vendors)
+    if any(REGEX_OPERATOR.search(record.get("sql", "")) for record in records.values()):
+        return (
+            "regular expression: each backend has its own regex dialect (PostgreSQL ARE: \\y is the word "
+            "boundary and \\b a backspace; MySQL ICU / MariaDB PCRE; SQLite uses Python's re); keep patterns "
+            "to the common subset or use __contains/__startswith"
+        )
+    params = [value for record in records.values() for value in record.get("params", []) if isinstance(value, str)]
+    values = {backend: _flat(record.get("sample", [])) for backend, record in records.items()}
+    strings = {backend: {v for v in found if isinstance(v, str)} for backend, found in values.items()}
+    all_strings = set().union(*strings.values())
+    for value in all_strings:
+        for param in params:
+            if value != param and value.lower() == param.lower() and _any(vendors, "case_insensitive_equality"):
+                return (
+                    f"collation: {_names(vendors, 'case_insensitive_equality')} compare strings without case "
+                    f"by default ({value!r} = {param!r}); use __iexact where that is meant, or a case-sensitive "
+                    "db_collation"
+                )
+            if value != param and value.rstrip(" ") == param.rstrip(" ") and _any(vendors, "ignores_trailing_spaces"):
+                return (
+                    f"trailing spaces: {_names(vendors, 'ignores_trailing_spaces')} ignore trailing spaces in "
+                    f"= ({value!r} = {param!r}); strip values before saving"
+                )
+    numbers = {
+        backend: [v for v in found if isinstance(v, int | float) and not isinstance(v, bool)]
+        for backend, found in values.items()
+    }
+    numbers.update(
+        {
+            backend: numbers[backend] + [float(v["decimal"]) for v in found if isinstance(v, dict) and "decimal" in v]
+            for backend, found in values.items()
+        }
+    )
+    for backend, record in records.items():  # floats kept aside for a tolerant comparison
+        numbers[backend] += [value for row in record.get("float_rows", [])[:SAMPLE_ROWS] for value in row[2]]
+    if _integer_division(numbers) and any(vendor.integer_division for vendor in vendors.values()):
+        return (
+            f"integer division: {_names(vendors, 'integer_division')} divide integers to an integer, the others "
+            "do not; wrap the operands in Cast(..., FloatField()) or use ExpressionWrapper(output_field=...)"
+        )
+    if _rounding(numbers):
+        return (
+            "rounding: backends compute the aggregate with different precision (AVG over integers, numeric vs "
+            "double); round explicitly with Round() or compare with a tolerance"
+        )
+    return None
+
+
+def _null_ordering(records: dict[str, dict[str, Any]], vendors: dict[str, type[Vendor]]) -> str | None:
+    first_is_null = {
+        backend: bool(record.get("sample")) and None in record["sample"][0] for backend, record in records.items()
+    }
+    if len(set(first_is_null.values())) > 1:
+        return (
+            f"NULL ordering: {_names(vendors, 'nulls_first_ascending')} sort NULLs first in ascending order, "
+            "the others last; use F(...).asc(nulls_first=True) or nulls_last=True"
+        )
+    return None
+
+
+def _integer_division(numbers: dict[str, list[float]]) -> bool:
+    columns = list(numbers.values())
+    if len(columns) < 2 or any(len(column) != len(columns[0]) for column in columns):
+        return False
+    for values in zip(*columns, strict=True):
+        integral = [float(v).is_integer() for v in values]
+        if any(integral) and not all(integral) and len({int(v) for v in values}) == 1:
+            return True
+    return False
+
+
+def _rounding(numbers: dict[str, list[float]]) -> bool:
+    columns = list(numbers.values())
+    if len(columns) < 2 or any(len(column) != len(columns[0]) or not column for column in columns):
+        return False
+    differs = False
+    for values in zip(*columns, strict=True):
+        low, high = min(values), max(values)
+        if high != low:
+            differs = True
+            if abs(high - low) > 1e-3 * max(abs(high), abs(low), 1):
+                return False
+    return differs
+
+
+def _flat(sample: list[list[Any]]) -> list[Any]:
+    return [value for row in sample for value in row]
+
+
+def _any(vendors: dict[str, type[Vendor]], flag: str) -> bool:
+    return any(getattr(vendor, flag) for vendor in vendors.values())
+
+
+def _names(vendors: dict[str, type[Vendor]], flag: str) -> str:
+    return ", ".join(sorted(backend for backend, vendor in vendors.items() if getattr(vendor, flag)))
