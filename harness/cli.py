@@ -12,8 +12,9 @@ from rich.console import Console
 
 from harness import __version__
 from harness.compare import compare
-from harness.config import load_run_config
-from harness.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_SAME, PortabilityError
+from harness.config import load_run_config, read_pyproject, resolve_fail_on
+from harness.errors import EXIT_INTERRUPTED, PortabilityError
+from harness.findings import findings_exit_code
 from harness.report.terminal import make_console
 from harness.results import WorkerResults, read_results
 from harness.vendors import known_targets
@@ -22,6 +23,19 @@ from harness.vendors import known_targets
 def _interrupt_on_sigterm(signum: int, frame: object) -> None:
     """Treat SIGTERM (CI cancelling a job) like Ctrl-C, so test databases are dropped."""
     raise KeyboardInterrupt
+
+
+# Options shared by the commands; values are checked in harness.config (one-line errors, exit 2).
+fail_on_option = click.option(
+    "--fail-on",
+    metavar="error|warning|note",
+    help="Exit 1 when a finding has this level or a higher one (default: [tool.portability] fail_on, else warning).",
+)
+hash_seed_option = click.option(
+    "--hash-seed",
+    metavar="N",
+    help="PYTHONHASHSEED of every worker (default: [tool.portability] hash_seed, PYTHONHASHSEED, else random).",
+)
 
 
 def _fail(error: PortabilityError) -> None:
@@ -67,6 +81,8 @@ def main() -> None:
     type=click.IntRange(min=0),
     help="Run each backend N more times; queries whose results vary between runs are left out.",
 )
+@fail_on_option
+@hash_seed_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     project_dir,
@@ -80,6 +96,8 @@ def run(
     no_queries,
     float_tolerance,
     stability_runs,
+    fail_on,
+    hash_seed,
     pytest_args,
 ) -> None:
     """Run the project's tests on every backend and report every outcome that differs.
@@ -101,6 +119,8 @@ def run(
             record_queries=False if no_queries else None,
             float_tolerance=float_tolerance,
             stability_runs=stability_runs,
+            fail_on=fail_on,
+            hash_seed=hash_seed,
         )
         return run_suite(config, console, Path(results_dir) if results_dir else None)
 
@@ -119,9 +139,24 @@ def run(
 @click.option("--since", metavar="GIT_REV", help="Check only migration files added or changed since this revision.")
 @click.option("--plan", "show_plan", is_flag=True, help="Print each migration's SQL per backend, side by side.")
 @click.option("--ignore", multiple=True, metavar="CODE|APP.MIGRATION[:CODE]", help="Silence a lint rule.")
-def migrations(project_dir, settings, backends, urls, json_path, jobs, results_dir, app, since, show_plan, ignore):
+@fail_on_option
+@hash_seed_option
+def migrations(
+    project_dir,
+    settings,
+    backends,
+    urls,
+    json_path,
+    jobs,
+    results_dir,
+    app,
+    since,
+    show_plan,
+    ignore,
+    fail_on,
+    hash_seed,
+):
     """Check that every migration applies, reverses and leaves the same schema on every backend."""
-    from harness.config import read_pyproject
     from harness.migrations.check import run_migrations_check
 
     def body(console: Console) -> int:
@@ -133,6 +168,8 @@ def migrations(project_dir, settings, backends, urls, json_path, jobs, results_d
             jobs=jobs,
             json_path=json_path,
             pytest_args=[],
+            fail_on=fail_on,
+            hash_seed=hash_seed,
         )
         configured = read_pyproject(config.project_dir).get("migrations_ignore", [])
         return run_migrations_check(
@@ -177,6 +214,20 @@ def _refuse_two_files_per_target(files: list[WorkerResults]) -> None:
         seen[results_file.target] = results_file.path
 
 
+def _merged_hash_seed(files: list[WorkerResults]) -> int | None:
+    """The hash seed every file was run with; a one-line warning (and None) when they differ."""
+    seeds = {results_file.target: results_file.header.get("hash_seed") for results_file in files}
+    if len(set(seeds.values())) > 1:
+        listed = ", ".join(f"{target} {'unset' if seed is None else seed}" for target, seed in seeds.items())
+        click.echo(
+            f"portability: warning: the results files were run with different hash seeds ({listed}): "
+            "columns built from a set may come in another order; give every job the same PYTHONHASHSEED",
+            err=True,
+        )
+        return None
+    return next(iter(seeds.values()), None)
+
+
 @main.command()
 @click.argument("results", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -185,8 +236,12 @@ def _refuse_two_files_per_target(files: list[WorkerResults]) -> None:
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here."
 )
-def report(results, results_dir, json_path) -> None:
-    """Merge results files written by `pytest --portability-results` (one per backend) into one report."""
+@fail_on_option
+def report(results, results_dir, json_path, fail_on) -> None:
+    """Merge results files written by `pytest --portability-results` (one per backend) into one report.
+
+    [tool.portability] fail_on is read from the current directory's pyproject.toml.
+    """
     from harness.backends import status_from_results
     from harness.report.json_report import write_json_report
     from harness.report.terminal import render_backends, render_findings
@@ -194,19 +249,21 @@ def report(results, results_dir, json_path) -> None:
     console = make_console()
     paths = list(results) + (sorted(results_dir.glob("*.jsonl")) if results_dir else [])
     try:
+        threshold = resolve_fail_on(fail_on, read_pyproject(Path.cwd()))
         if not paths:
             raise PortabilityError(detail="no results files: pass RESULTS... or --results-dir DIR")
         files = sorted((read_results(path) for path in paths), key=_report_order)
         _refuse_two_files_per_target(files)
     except PortabilityError as error:
         _fail(error)
+    hash_seed = _merged_hash_seed(files)
     comparison = compare(files)
     backends = [status_from_results(results_file) for results_file in files]
-    code = EXIT_FINDINGS if comparison.findings else EXIT_SAME
+    code = findings_exit_code(comparison.findings, threshold)
     render_backends(console, backends)
-    render_findings(console, comparison)
+    render_findings(console, comparison, threshold)
     if json_path:
-        write_json_report(json_path, backends, comparison, code)
+        write_json_report(json_path, backends, comparison, code, hash_seed)
     sys.exit(code)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import random
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -17,12 +18,16 @@ from typing import Any
 import dj_database_url
 
 from harness.errors import ConfigError, MalformedUrlError, SettingsError
+from harness.findings import DEFAULT_FAIL_ON, LEVELS
 from harness.vendors import Vendor, known_targets, vendor_for_target
 
 dj_database_url.register("mariadb", "django.db.backends.mysql")
 
 ENV_URL_TEMPLATE = "PORTABILITY_{target}_URL"
 ENV_SETTINGS = "DJANGO_SETTINGS_MODULE"
+ENV_HASH_SEED = "PYTHONHASHSEED"
+HASH_SEED_MAX = 4294967295  # the largest PYTHONHASHSEED Python accepts
+RANDOM_HASH_SEED = "random"
 DEFAULT_DATABASE_NAME = "portability"
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@?#]*):(?P<password>[^@/?#]*)@")
@@ -171,6 +176,10 @@ class RunConfig:
     record_queries: bool = True
     float_tolerance: float = 1e-9
     stability_runs: int = 0
+    fail_on: str = DEFAULT_FAIL_ON
+    # Every worker of the run gets this PYTHONHASHSEED (None: they inherit the environment's).
+    hash_seed: int | None = None
+    hash_seed_source: str = RANDOM_HASH_SEED
 
 
 def resolve_settings(project_dir: Path, cli_value: str | None, table: dict[str, Any]) -> tuple[str, str]:
@@ -188,6 +197,45 @@ def resolve_settings(project_dir: Path, cli_value: str | None, table: dict[str, 
         detail="no Django settings module found: pass --settings MODULE, set "
         "[tool.portability] settings or DJANGO_SETTINGS_MODULE"
     )
+
+
+def resolve_fail_on(cli_value: str | None, table: dict[str, Any]) -> str:
+    """The --fail-on level: the CLI's, else [tool.portability] fail_on, else warning."""
+    if cli_value:
+        value, source = cli_value, "--fail-on"
+    else:
+        value, source = table.get("fail_on", DEFAULT_FAIL_ON), "pyproject.toml [tool.portability] fail_on"
+    if value not in LEVELS:
+        raise ConfigError(detail=f"{source} {value!r} is not a level: choose error, warning or note")
+    return value
+
+
+def resolve_hash_seed(cli_value: str | None, table: dict[str, Any]) -> tuple[int, str]:
+    """The run's PYTHONHASHSEED and where it came from: --hash-seed, pyproject, environment, else random."""
+    env_value = os.environ.get(ENV_HASH_SEED)
+    candidates = (
+        (cli_value, "--hash-seed"),
+        (table.get("hash_seed"), "pyproject.toml [tool.portability] hash_seed"),
+        # PYTHONHASHSEED=random is Python's own way of saying "not fixed".
+        (None if env_value in ("", RANDOM_HASH_SEED) else env_value, ENV_HASH_SEED),
+    )
+    for value, source in candidates:
+        if value is not None:
+            return _parse_hash_seed(value, source), source
+    return random.randint(0, HASH_SEED_MAX), RANDOM_HASH_SEED
+
+
+def _parse_hash_seed(value: object, source: str) -> int:
+    text = str(value).strip()
+    if not isinstance(value, bool) and text.isascii() and text.isdigit() and int(text) <= HASH_SEED_MAX:
+        return int(text)
+    raise ConfigError(detail=f"{source} {value!r} is not a hash seed: give an integer from 0 to {HASH_SEED_MAX}")
+
+
+def hash_seed_from_env() -> int | None:
+    """This process's hash seed as PYTHONHASHSEED fixed it (None: random per process)."""
+    value = os.environ.get(ENV_HASH_SEED, "")
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def split_names(value: str | list[str] | None) -> list[str]:
@@ -240,6 +288,8 @@ def load_run_config(
     record_queries: bool | None = None,
     float_tolerance: float | None = None,
     stability_runs: int | None = None,
+    fail_on: str | None = None,
+    hash_seed: str | None = None,
 ) -> RunConfig:
     """Merge pyproject, environment and CLI into a RunConfig (later sources win)."""
     root = Path(project_dir).resolve()
@@ -250,6 +300,7 @@ def load_run_config(
     requested = split_names(backends)
     targets = resolve_targets(table, urls, requested)
     test_paths = [] if _selects_tests(root, pytest_args) else split_names(table.get("tests"))
+    seed, seed_source = resolve_hash_seed(hash_seed, table)
     return RunConfig(
         project_dir=root,
         settings=settings_module,
@@ -266,6 +317,9 @@ def load_run_config(
         record_queries=record_queries if record_queries is not None else bool(table.get("queries", True)),
         float_tolerance=float(float_tolerance or table.get("float_tolerance", 1e-9)),
         stability_runs=int(stability_runs if stability_runs is not None else table.get("stability_runs", 0)),
+        fail_on=resolve_fail_on(fail_on, table),
+        hash_seed=seed,
+        hash_seed_source=seed_source,
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cleanup import drop_leftover_test_databases
-from harness.config import RunConfig, Target, env_url_name, redact
+from harness.config import ENV_HASH_SEED, RunConfig, Target, env_url_name, redact
 from harness.databases import ENV_RUN_TOKEN, new_run_token
 from harness.errors import SettingsError
 from harness.results import ResultsFollower, WorkerResults
@@ -67,6 +67,10 @@ def project_env(config: RunConfig) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in SCRUBBED_ENV}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(config.project_dir), env.get("PYTHONPATH")]))
     env["DJANGO_SETTINGS_MODULE"] = config.settings
+    if config.hash_seed is not None:
+        # One seed for every process of the run: set iteration order (e.g. a values() list
+        # built from a set) is then the same on every backend and in every repeat.
+        env[ENV_HASH_SEED] = str(config.hash_seed)
     return env
 
 

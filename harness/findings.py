@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from harness.errors import EXIT_FINDINGS, EXIT_SAME
+
+# SARIF's levels, lowest first: `--fail-on LEVEL` fails on that level and every one above it.
+NOTE, WARNING, ERROR = "note", "warning", "error"
+LEVELS = (NOTE, WARNING, ERROR)
+DEFAULT_FAIL_ON = WARNING
 
 
 @dataclass(frozen=True)
 class FindingKind:
     code: str
     kind: str
+    level: str
     summary: str
     hint: str
 
@@ -21,42 +30,57 @@ KINDS: dict[str, FindingKind] = {
         FindingKind(
             "PT101",
             "outcome_divergence",
+            ERROR,
             "a test passes on some backends and fails or errors on others",
             "the failure message per backend names the query or assertion that behaves differently",
         ),
         FindingKind(
             "PT201",
             "query_error",
+            WARNING,
             "an ORM query raises on some backends and runs on others",
             "the error code per backend says what the backend refused; write the query in the portable ORM form",
         ),
         FindingKind(
             "PT202",
             "result_divergence",
+            WARNING,
             "the same ORM query returns different rows on different backends",
             "compare the rows side by side; the likely cause names the vendor behaviour behind it",
         ),
         FindingKind(
             "PT203",
             "order_divergence",
+            WARNING,
             "the same rows come back in a different order and the code depends on that order",
+            "add an order_by() that makes the order total (end it with the primary key)",
+        ),
+        FindingKind(
+            "PT204",
+            "unordered_order_divergence",
+            NOTE,
+            "a query without an ORDER BY returns its rows in another order on some backend while the tests pass "
+            "(a list page whose order differs in production); reported once per call site",
             "add an order_by() that makes the order total (end it with the primary key)",
         ),
         FindingKind(
             "PM101",
             "migration_failure",
+            ERROR,
             "a migration fails on some backends",
             "run `manage.py sqlmigrate APP NAME` against that backend to see the SQL it refuses",
         ),
         FindingKind(
             "PM102",
             "migration_irreversible",
+            ERROR,
             "a migration cannot be reversed (or re-applied after reversal) on some backends",
             "give RunPython a reverse_code and RunSQL a reverse_sql (RunPython.noop / RunSQL.noop if nothing to undo)",
         ),
         FindingKind(
             "PM103",
             "schema_divergence",
+            WARNING,
             "after migrating, the schema differs between backends or from what the models declare",
             "a constraint or index the backend silently skips, or raw SQL run on one backend only; see the per-backend "
             "state",
@@ -64,18 +88,21 @@ KINDS: dict[str, FindingKind] = {
         FindingKind(
             "PM104",
             "missing_migration",
+            WARNING,
             "models changed without a migration",
             "run `manage.py makemigrations`",
         ),
         FindingKind(
             "PM300",
             "migration_lint",
+            WARNING,
             "a static lint rule on a migration (the finding's code names the rule)",
             "silence a rule per migration or per code in [tool.portability] migrations_ignore",
         ),
         FindingKind(
             "PT102",
             "setup_failure",
+            ERROR,
             "the test database could not be created or migrated on a backend",
             "run the failing migration alone against that backend (`manage.py migrate APP NAME`) to see the full error",
         ),
@@ -99,9 +126,24 @@ class Finding:
         return self.details.get("code") or KINDS[self.kind].code
 
     @property
+    def level(self) -> str:
+        """The kind's level, unless the finding carries its own (a lint rule's `severity`)."""
+        return self.details.get("severity") or KINDS[self.kind].level
+
+    @property
     def hint(self) -> str:
         return self.details.get("hint") or KINDS[self.kind].hint
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        return {"code": self.code, **data, "hint": self.hint}
+        return {"code": self.code, "level": self.level, **data, "hint": self.hint}
+
+
+def reaches(level: str, threshold: str) -> bool:
+    """Is ``level`` at or above ``threshold`` (error > warning > note)?"""
+    return LEVELS.index(level) >= LEVELS.index(threshold)
+
+
+def findings_exit_code(findings: Iterable[Finding], fail_on: str) -> int:
+    """The exit code of run, migrations and report: 1 when a finding reaches --fail-on, else 0."""
+    return EXIT_FINDINGS if any(reaches(finding.level, fail_on) for finding in findings) else EXIT_SAME

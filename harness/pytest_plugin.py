@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from harness.cleanup import drop_leftover_test_databases
-from harness.config import Target, env_url_name, parse_target_url
+from harness.config import Target, env_url_name, hash_seed_from_env, parse_target_url
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.errors import PortabilityError
 from harness.outcomes import describe_failure, fold_outcome
@@ -115,6 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
             url=target.masked_url,
             django_version=django.get_version(),
             python_version=platform.python_version(),
+            hash_seed=hash_seed_from_env(),
             started_at=time.time(),
         )
 

@@ -11,10 +11,10 @@ from rich.console import Console
 
 from harness.backends import CRASHED, DRIVER_MISSING, NOT_REACHABLE, TIMED_OUT, BackendStatus, status_from_results
 from harness.compare import Comparison, compare
-from harness.config import RunConfig, Target
-from harness.errors import EXIT_FINDINGS, EXIT_SAME, BackendUnavailableError, DriverMissingError, SettingsError
+from harness.config import RANDOM_HASH_SEED, RunConfig, Target
+from harness.errors import BackendUnavailableError, DriverMissingError, SettingsError
 from harness.execute import Worker, preflight, run_workers
-from harness.findings import Finding
+from harness.findings import Finding, findings_exit_code
 from harness.probe import ServerInfo, probe
 from harness.query_compare import nondeterministic_keys
 from harness.report.json_report import write_json_report
@@ -100,24 +100,32 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
         )
         statuses = {**unavailable, **{worker.target.name: _status_of(worker, comparison) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
-    exit_code = EXIT_FINDINGS if comparison.findings else EXIT_SAME
+    exit_code = findings_exit_code(comparison.findings, config.fail_on)
     render_backends(console, backends)
-    render_findings(console, comparison)
+    render_findings(console, comparison, config.fail_on)
     write_report_file(console, config, backends, comparison, exit_code)
     return exit_code
 
 
 def print_run_header(console: Console, config: RunConfig) -> None:
     console.print(
-        f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}", markup=False
+        f"settings: {config.settings} (from {config.settings_source}); project: {config.project_dir}; "
+        f"hash seed: {describe_hash_seed(config)}",
+        markup=False,
     )
+
+
+def describe_hash_seed(config: RunConfig) -> str:
+    if config.hash_seed_source == RANDOM_HASH_SEED:
+        return f"{config.hash_seed} (random; --hash-seed {config.hash_seed} repeats it)"
+    return f"{config.hash_seed} (from {config.hash_seed_source})"
 
 
 def write_report_file(
     console: Console, config: RunConfig, backends: list[BackendStatus], comparison: Comparison, exit_code: int
 ) -> None:
     if config.json_path:
-        write_json_report(config.json_path, backends, comparison, exit_code)
+        write_json_report(config.json_path, backends, comparison, exit_code, config.hash_seed)
         console.print(f"JSON report: {config.json_path}")
 
 

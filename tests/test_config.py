@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_run_config, mask_url, parse_target_url, read_pytest_ini, resolve_targets
+from harness.config import (
+    load_run_config,
+    mask_url,
+    parse_target_url,
+    read_pytest_ini,
+    resolve_fail_on,
+    resolve_hash_seed,
+    resolve_targets,
+)
 from harness.errors import ConfigError, MalformedUrlError, SettingsError, UnknownTargetError
 
 
@@ -18,6 +26,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "PORTABILITY_POSTGRESQL_URL",
         "PORTABILITY_MYSQL_URL",
         "PORTABILITY_MARIADB_URL",
+        "PYTHONHASHSEED",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -184,3 +193,65 @@ def test_configured_test_paths_give_way_to_paths_after_double_dash(tmp_path: Pat
 def test_jobs_default_to_one_per_target(tmp_path: Path) -> None:
     assert load(tmp_path, settings="s", backends="sqlite,postgresql").jobs == 2
     assert load(tmp_path, settings="s", backends="sqlite,postgresql", jobs=1).jobs == 1
+
+
+def test_fail_on_precedence_cli_then_pyproject_then_warning(tmp_path: Path) -> None:
+    assert load(tmp_path, settings="s").fail_on == "warning"
+    write(tmp_path / "pyproject.toml", '[tool.portability]\nsettings = "s"\nfail_on = "note"\n')
+    assert load(tmp_path).fail_on == "note"
+    assert load(tmp_path, fail_on="error").fail_on == "error"
+
+
+@pytest.mark.parametrize(
+    ("cli_value", "table", "named"),
+    [("fatal", {}, "--fail-on 'fatal'"), (None, {"fail_on": "warn"}, "fail_on 'warn'"), (None, {"fail_on": 1}, "1")],
+)
+def test_a_bad_fail_on_is_a_config_error_naming_the_levels(cli_value, table, named: str) -> None:
+    with pytest.raises(ConfigError, match="is not a level: choose error, warning or note") as caught:
+        resolve_fail_on(cli_value, table)
+    assert named in str(caught.value)
+
+
+def test_hash_seed_precedence_cli_then_pyproject_then_env_then_random(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONHASHSEED", "3")
+    table = {"hash_seed": 2}
+    assert resolve_hash_seed("1", table) == (1, "--hash-seed")
+    assert resolve_hash_seed(None, table) == (2, "pyproject.toml [tool.portability] hash_seed")
+    assert resolve_hash_seed(None, {}) == (3, "PYTHONHASHSEED")
+    monkeypatch.delenv("PYTHONHASHSEED")
+    seed, source = resolve_hash_seed(None, {})
+    assert source == "random" and 0 <= seed <= 4294967295
+
+
+def test_a_random_hash_seed_is_chosen_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONHASHSEED", "random")  # Python's own "not fixed"
+    seeds = {resolve_hash_seed(None, {})[0] for _ in range(5)}
+    assert len(seeds) > 1
+
+
+@pytest.mark.parametrize(
+    ("cli_value", "table", "env", "named"),
+    [
+        ("-1", {}, None, "--hash-seed '-1'"),
+        ("4294967296", {}, None, "--hash-seed '4294967296'"),
+        ("seven", {}, None, "--hash-seed 'seven'"),
+        (None, {"hash_seed": True}, None, "hash_seed True"),
+        (None, {"hash_seed": 1.5}, None, "hash_seed 1.5"),
+        (None, {}, "abc", "PYTHONHASHSEED 'abc'"),
+    ],
+)
+def test_a_bad_hash_seed_is_a_config_error(monkeypatch, cli_value, table, env, named: str) -> None:
+    if env:
+        monkeypatch.setenv("PYTHONHASHSEED", env)
+    with pytest.raises(ConfigError, match="is not a hash seed: give an integer from 0 to 4294967295") as caught:
+        resolve_hash_seed(cli_value, table)
+    assert named in str(caught.value)
+
+
+def test_every_worker_of_a_run_gets_the_runs_hash_seed(tmp_path: Path) -> None:
+    from harness.execute import Worker, worker_env
+
+    config = load(tmp_path, settings="s", backends="sqlite,postgresql", hash_seed="4294967295")
+    assert (config.hash_seed, config.hash_seed_source) == (4294967295, "--hash-seed")
+    envs = [worker_env(config, Worker(target, tmp_path / "r", tmp_path / "l")) for target in config.targets]
+    assert [env["PYTHONHASHSEED"] for env in envs] == ["4294967295", "4294967295"]

@@ -14,9 +14,9 @@ from rich.console import Console
 from harness.backends import BackendStatus, status_from_results
 from harness.compare import Comparison
 from harness.config import RunConfig
-from harness.errors import EXIT_FINDINGS, EXIT_SAME, ConfigError
+from harness.errors import ConfigError
 from harness.execute import Worker, preflight, project_env, run_workers
-from harness.findings import Finding
+from harness.findings import Finding, findings_exit_code
 from harness.migrations.compare import migration_findings
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_findings
@@ -95,11 +95,11 @@ def run_migrations_check(
         statuses = {**unavailable, **{worker.target.name: _status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     comparison = Comparison(backends=[result.target for result in results], findings=findings)
-    exit_code = EXIT_FINDINGS if findings else EXIT_SAME
+    exit_code = findings_exit_code(findings, config.fail_on)
     render_migration_backends(console, backends)
     if show_plan:
         render_plan(console, results)
-    render_findings(console, comparison)
+    render_findings(console, comparison, config.fail_on)
     write_report_file(console, config, backends, comparison, exit_code)
     return exit_code
 

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from harness.config import Target, env_url_name, parse_target_url
+from harness.config import Target, env_url_name, hash_seed_from_env, parse_target_url
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.probe import probe
 from harness.recorder import describe_database_error
@@ -74,6 +74,7 @@ class MigrationCheck:
             url=self.target.masked_url,
             django_version=django.get_version(),
             python_version=platform.python_version(),
+            hash_seed=hash_seed_from_env(),
             started_at=time.time(),
         )
         from django.db import connections

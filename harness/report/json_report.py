@@ -13,12 +13,15 @@ from harness.compare import Comparison
 REPORT_SCHEMA_VERSION = 1
 
 
-def build_report(backends: list[BackendStatus], comparison: Comparison, exit_code: int) -> dict:
+def build_report(
+    backends: list[BackendStatus], comparison: Comparison, exit_code: int, hash_seed: int | None = None
+) -> dict:
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool": {"name": "portability", "version": __version__},
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "exit_code": exit_code,
+        "hash_seed": hash_seed,
         "backends": [backend.to_dict() for backend in backends],
         "tests": [
             {"nodeid": nodeid, "outcomes": {backend: result.outcome for backend, result in row.items()}}
@@ -28,6 +31,8 @@ def build_report(backends: list[BackendStatus], comparison: Comparison, exit_cod
     }
 
 
-def write_json_report(path: Path, backends: list[BackendStatus], comparison: Comparison, exit_code: int) -> None:
+def write_json_report(
+    path: Path, backends: list[BackendStatus], comparison: Comparison, exit_code: int, hash_seed: int | None = None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build_report(backends, comparison, exit_code), indent=2) + "\n")
+    path.write_text(json.dumps(build_report(backends, comparison, exit_code, hash_seed), indent=2) + "\n")

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from harness.backends import RAN, BackendStatus
 from harness.compare import Comparison
+from harness.findings import LEVELS, Finding, findings_exit_code
 from harness.results import ERROR, FAILED, PASSED, SKIPPED, XFAILED, XPASSED
 
 COUNT_COLUMNS = (
@@ -17,6 +18,7 @@ COUNT_COLUMNS = (
     ("skipped", (SKIPPED,)),
     ("xfail", (XFAILED, XPASSED)),
 )
+LEVEL_STYLES = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
 
 
 def make_console() -> Console:
@@ -53,7 +55,14 @@ def render_backends(console: Console, backends: list[BackendStatus]) -> None:
             console.print(f"  {backend.name}: {backend.status} at {backend.url}: {backend.reason}", markup=False)
 
 
-def render_findings(console: Console, comparison: Comparison) -> None:
+def level_summary(findings: list[Finding]) -> str:
+    """E.g. "3 finding(s): 1 error, 1 warning, 1 note" (highest level first)."""
+    counts = {level: sum(finding.level == level for finding in findings) for level in reversed(LEVELS)}
+    parts = [f"{count} {level}{'s' if count > 1 else ''}" for level, count in counts.items() if count]
+    return f"{len(findings)} finding(s): {', '.join(parts)}"
+
+
+def render_findings(console: Console, comparison: Comparison, fail_on: str | None = None) -> None:
     if not comparison.findings and not comparison.matrix:
         console.print(f"[green]No findings[/] on {', '.join(comparison.backends)}.")
         return
@@ -67,13 +76,20 @@ def render_findings(console: Console, comparison: Comparison) -> None:
             + (f" [yellow](but {failing} of them fail on every backend)[/]." if failing else ".")
         )
         return
-    console.print(f"[bold red]{len(comparison.findings)} finding(s)[/]")
+    highest = max((finding.level for finding in comparison.findings), key=LEVELS.index)
+    console.print(level_summary(comparison.findings), style=LEVEL_STYLES[highest], markup=False)
+    if fail_on and not findings_exit_code(comparison.findings, fail_on):
+        console.print(f"  none at or above --fail-on {fail_on}: exit code 0", markup=False)
     for finding in comparison.findings:
         where = ""
         if finding.location and finding.location.get("path"):
             line = finding.location.get("line")
             where = f" {finding.location['path']}" + (f":{line}" if line else "")
-        console.print(Text.assemble((f"{finding.code} {finding.kind}", "bold red"), where))
+        console.print(
+            Text.assemble(
+                (finding.code, "bold"), " ", (finding.level, LEVEL_STYLES[finding.level]), f" {finding.kind}", where
+            )
+        )
         if finding.test:
             console.print(f"  test: {finding.test}", markup=False)
         console.print(f"  {finding.message}", markup=False)
