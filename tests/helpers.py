@@ -26,10 +26,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 
 def write_project(root: Path, files: dict[str, str], apps: tuple[str, ...] = ("shop",)) -> Path:
-    """Write a Django project: settings.py plus the given files (dedented); return its folder."""
+    """Write a Django project: settings.py plus the given files (dedented); return its folder.
+
+    Every app in ``apps`` goes into INSTALLED_APPS and gets a package folder, except Django's
+    own (``django.contrib.auth`` and the like), which are only listed.
+    """
     root.mkdir(parents=True, exist_ok=True)
     (root / "settings.py").write_text(SETTINGS_TEMPLATE.format(apps=list(apps)))
     for app in apps:
+        if app.startswith("django."):
+            continue
         (root / app).mkdir(exist_ok=True)
         (root / app / "__init__.py").touch()
     for name, content in files.items():
