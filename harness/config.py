@@ -315,7 +315,7 @@ def load_run_config(
         json_path=Path(json_path) if json_path else None,
         has_pytest_config=read_pytest_ini(root) is not None,
         record_queries=record_queries if record_queries is not None else bool(table.get("queries", True)),
-        float_tolerance=float(float_tolerance or table.get("float_tolerance", 1e-9)),
+        float_tolerance=float(float_tolerance if float_tolerance is not None else table.get("float_tolerance", 1e-9)),
         stability_runs=int(stability_runs if stability_runs is not None else table.get("stability_runs", 0)),
         fail_on=resolve_fail_on(fail_on, table),
         hash_seed=seed,

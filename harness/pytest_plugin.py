@@ -8,7 +8,6 @@ tox env or CI job can do the same with plain ``pytest`` and merge the files late
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import sys
@@ -72,7 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         default=1e-9,
         metavar="REL",
-        help="relative tolerance when comparing float results (default 1e-9)",
+        help="relative tolerance when comparing float results: |a-b| <= REL*max(|a|,|b|) (default 1e-9, 0: exact)",
     )
 
 
@@ -115,6 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
             url=target.masked_url,
             django_version=django.get_version(),
             python_version=platform.python_version(),
+            float_tolerance=config.getoption("portability_float_tolerance"),
             hash_seed=hash_seed_from_env(),
             started_at=time.time(),
         )
@@ -241,8 +241,11 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> Any:
     recorder = _recorder()
     building_databases = fixturedef.argname == "django_db_setup"
-    if recorder and building_databases:
-        recorder.paused = True  # migrations and serialization are not the test's queries
+    if recorder:
+        # Rows and values a fixture creates live as long as its scope (setUpTestData: the class).
+        recorder.enter_fixture(fixturedef.scope)
+        # Migrations and serialization are not the test's queries (their inserts are still seen).
+        recorder.paused = recorder.paused or building_databases
     try:
         return (yield)
     except BaseException as error:
@@ -252,8 +255,10 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
             state.writer.write("setup_failure", **describe_setup_failure(error))
         raise
     finally:
-        if recorder and building_databases:
-            recorder.paused = False
+        if recorder:
+            recorder.leave_fixture()
+            if building_databases:
+                recorder.paused = False
 
 
 def describe_setup_failure(error: BaseException) -> dict[str, Any]:
@@ -293,6 +298,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         warnings.warn(f"portability: could not drop leftover test databases: {error}", stacklevel=1)
     if state.recorder:
         state.recorder.uninstall()
+        state.recorder.finish_session()
         state.recorder = None
     if state.writer:
         state.writer.write("finish", exitstatus=int(exitstatus), duration=round(time.monotonic() - state.started, 3))
@@ -320,10 +326,9 @@ _CURRENT = _Current()
 def pytest_sessionstart(session: pytest.Session) -> None:
     state = _CURRENT.state = session.config.stash.get(STATE_KEY, None)
     if state and state.writer and not session.config.getoption("portability_no_queries"):
-        tolerance = session.config.getoption("portability_float_tolerance")
         state.recorder = QueryRecorder(
             writer=state.writer,
             project_root=os.path.join(str(session.config.rootpath), ""),
-            float_digits=max(1, round(-math.log10(tolerance))) if 0 < tolerance < 1 else 15,
+            float_tolerance=session.config.getoption("portability_float_tolerance"),
         )
         state.recorder.install()

@@ -368,6 +368,6 @@ def _backend_evidence(record: dict[str, Any]) -> dict[str, Any]:
         )
     elif "rowcount" in record:
         evidence.update(rowcount=record["rowcount"], message=f"{record['rowcount']} row(s) affected")
-    elif record.get("kind") == REFUSED:
-        evidence["message"] = "no refusal: the call ran"
+    else:
+        evidence["message"] = "no refusal: the call ran" if record.get("kind") == REFUSED else "ran"
     return evidence

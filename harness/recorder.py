@@ -542,10 +542,11 @@ class QueryRecorder:
 
     def _register_updated(self, compiler: Any) -> None:
         scope = self.scope()
-        for field_, model, value in compiler.query.values:
+        table = compiler.query.get_meta().db_table
+        for field_, _, value in compiler.query.values:
             if hasattr(value, "resolve_expression") or getattr(field_, "column", None) is None:
                 continue
-            self.identities.register_written(f"{model._meta.db_table}.{field_.column}", value, scope)
+            self.identities.register_written(f"{table}.{field_.column}", value, scope)
 
     # ------------------------------------------------------------ order consumed by the code
 
