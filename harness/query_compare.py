@@ -118,6 +118,7 @@ def _outcome_signature(record: dict[str, Any]) -> tuple:
         error.get("code") if error else None,
         digests.get("unordered"),
         digests.get("ordered") if not record.get("random_order") else None,
+        str(record.get("float_rows")),  # floats are kept outside the digests
         record.get("rowcount"),
     )
 
