@@ -9,8 +9,11 @@ same on every backend because the same code runs in the same order:
 - keys: ``app.Model#t1`` is the first row of that model created in the current test
   (``#c`` class, ``#m`` module, ``#s`` session scope: setUpTestData, class/module fixtures,
   rows made while the test database was built);
-- written values: ``<in:t1>`` is the first distinct value the test wrote; a value read
-  back from a column it was written to is shown by its label.
+- written values: ``<in:t3>`` is the value of the 3rd write the test made to a column;
+  a value read back from that column is shown by the label of the latest write of it
+  there. Labels count writes, not distinct values: two writes that happen to carry the
+  same value on one backend only (a signed session stamped with the same second) would
+  otherwise shift every later label on that backend.
 
 Labels live as long as the pytest scope that created them: a test's rows are rolled back
 at its end (and SQLite then reuses their key values), so its labels are dropped then.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from collections import Counter
 from typing import Any
@@ -56,17 +60,46 @@ def value_key(value: Any) -> tuple[str, Any] | None:
     return None
 
 
+class ScopedLabels:
+    """Labels by key, each living as long as its scope; a newer label hides an older one until
+    its scope ends (a row rolled back at the end of a test, a value rewritten in it)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, list[tuple[str, str]]] = {}
+        self._keys_by_scope: dict[str, set[Any]] = {}
+
+    def add(self, key: Any, label: str, scope: str) -> None:
+        self._entries.setdefault(key, []).append((label, scope))
+        self._keys_by_scope.setdefault(scope, set()).add(key)
+
+    def get(self, key: Any) -> str | None:
+        entries = self._entries.get(key)
+        return entries[-1][0] if entries else None
+
+    def all(self, key: Any) -> list[str]:
+        return [label for label, _ in self._entries.get(key, ())]
+
+    def end(self, scope: str) -> None:
+        for key in self._keys_by_scope.pop(scope, ()):
+            entries = [entry for entry in self._entries.get(key, ()) if entry[1] != scope]
+            if entries:
+                self._entries[key] = entries
+            else:
+                self._entries.pop(key, None)
+
+
 class Identities:
     """The labels of the inputs seen so far, by scope; one instance per worker."""
 
     def __init__(self) -> None:
-        # (model label, raw key) → (label, scope)
-        self._keys: dict[tuple[str, Any], tuple[str, str]] = {}
-        # raw key → {model label: key label}, to name keys that reach SQL as bare parameters
-        self._keys_by_raw: dict[Any, dict[str, str]] = {}
-        # value key → (label, scope), and the (column, value key) pairs written
-        self._values: dict[tuple[str, Any], tuple[str, str]] = {}
-        self._written: dict[tuple[str, tuple[str, Any]], str] = {}
+        # (model label, raw key) → key label
+        self._keys = ScopedLabels()
+        # raw key → the labels of the rows with that key, to name keys that reach SQL as bare parameters
+        self._keys_by_raw = ScopedLabels()
+        # (column, value key) → the label of the latest write of that value there
+        self._written = ScopedLabels()
+        # value key → the column and label of its latest write anywhere (to name query parameters)
+        self._values = ScopedLabels()
         # keys read that no insert announced (raw SQL, bulk inserts without RETURNING)
         self._sighted: dict[tuple[str, Any], str] = {}
         self._counters: Counter[tuple[str, str]] = Counter()
@@ -79,24 +112,18 @@ class Identities:
         """A test starts: forget what the previous test (and a finished class or module) made."""
         module = nodeid.split("::", 1)[0]
         klass = nodeid.rsplit("::", 1)[0]
-        ended = {TEST}
+        ended = [TEST]
         if klass != self._class:
-            ended.add(CLASS)
+            ended.append(CLASS)
         if module != self._module:
-            ended.add(MODULE)
+            ended.append(MODULE)
         self._module, self._class = module, klass
-        self._end(ended)
-
-    def _end(self, scopes: set[str]) -> None:
-        self._keys = {key: entry for key, entry in self._keys.items() if entry[1] not in scopes}
-        self._keys_by_raw = {}
-        for (model, raw), (label, _) in self._keys.items():
-            self._keys_by_raw.setdefault(raw, {})[model] = label
-        self._values = {key: entry for key, entry in self._values.items() if entry[1] not in scopes}
-        self._written = {key: scope for key, scope in self._written.items() if scope not in scopes}
+        for scope in ended:
+            for labels in (self._keys, self._keys_by_raw, self._written, self._values):
+                labels.end(scope)
+            for counter in [counter for counter in self._counters if counter[1] == scope]:
+                del self._counters[counter]
         self._sighted.clear()
-        for counter in [counter for counter in self._counters if counter[1] in scopes]:
-            del self._counters[counter]
 
     def _next(self, namespace: str, scope: str) -> int:
         self._counters[(namespace, scope)] += 1
@@ -109,13 +136,20 @@ class Identities:
         if raw is None:
             return
         label = f"{model}#{scope}{self._next(model, scope)}"
-        self._keys[(model, raw)] = (label, scope)
-        self._keys_by_raw.setdefault(raw, {})[model] = label
+        self._keys.add((model, raw), label, scope)
+        self._keys_by_raw.add(raw, label, scope)
         self._sighted.pop((model, raw), None)
 
+    def name_key(self, model: str, raw: Any, natural: list[Any]) -> None:
+        """Replace a session row's creation-order label by its natural key."""
+        if raw is None:
+            return
+        label = f"{model}#{json.dumps(natural, default=str, separators=(',', ':'))}"
+        self._keys.add((model, raw), label, SESSION)
+        self._keys_by_raw.add(raw, label, SESSION)
+
     def key_label(self, model: str, raw: Any) -> str | None:
-        entry = self._keys.get((model, raw))
-        return entry[0] if entry else None
+        return self._keys.get((model, raw))
 
     def sighted_key_label(self, model: str, raw: Any) -> str:
         """A key no insert announced: labelled by first sight in this test."""
@@ -130,16 +164,14 @@ class Identities:
         key = value_key(value)
         if key is None:
             return
-        if key not in self._values:
-            self._values[key] = (f"<in:{scope}{self._next('in', scope)}>", scope)
-        self._written.setdefault((column, key), scope)
+        label = f"<in:{scope}{self._next('in:' + column, scope)}>"
+        self._written.add((column, key), label, scope)
+        self._values.add(key, f"{column}{label}", scope)
 
     def written_label(self, column: str, value: Any) -> str | None:
         """The label of a value read from a column the test wrote that value to."""
         key = value_key(value)
-        if key is None or (column, key) not in self._written:
-            return None
-        return self._values[key][0]
+        return self._written.get((column, key)) if key is not None else None
 
     # ------------------------------------------------------------ query inputs
 
@@ -150,10 +182,12 @@ class Identities:
         key = value_key(value)
         if key is None:
             return value
-        entry = self._values.get(key)
-        if entry is not None:
-            return entry[0]
-        models = self._keys_by_raw.get(value) if key[0] in ("int", "uuid") else None
-        if models and len(models) == 1:
-            return next(iter(models.values()))
+        label = self._values.get(key)
+        if label is not None:
+            return label
+        if key[0] in ("int", "uuid"):
+            # A bare key: named when the rows that have it all belong to one model.
+            labels = self._keys_by_raw.all(value)
+            if labels and len({label.split("#", 1)[0] for label in labels}) == 1:
+                return labels[-1]
         return value

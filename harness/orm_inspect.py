@@ -100,6 +100,27 @@ def column_name(expression: Any, alias: str | None) -> str:
     return type(expression).__name__
 
 
+@functools.cache
+def natural_key_fields(opts: Any) -> tuple[Any, ...] | None:
+    """The fields of a model's first unconditional unique constraint (not its primary key):
+    what identifies one of its rows whatever key the backend allocated."""
+    from django.db.models import UniqueConstraint
+
+    candidates = [tuple(together) for together in opts.unique_together]
+    candidates += [
+        tuple(constraint.fields)
+        for constraint in opts.constraints
+        if isinstance(constraint, UniqueConstraint) and constraint.fields and constraint.condition is None
+    ]
+    candidates += [(field.name,) for field in opts.concrete_fields if field.unique and not field.primary_key]
+    for names in candidates:
+        try:
+            return tuple(opts.get_field(name) for name in names)
+        except Exception:  # noqa: BLE001 - a constraint naming something that is not a field
+            continue
+    return None
+
+
 # ---------------------------------------------------------------- ordering
 
 

@@ -45,6 +45,7 @@ from harness.orm_inspect import (
     has_total_order,
     input_fingerprint,
     key_column_names,
+    natural_key_fields,
 )
 from harness.paths import library_prefixes
 from harness.results import ResultsWriter
@@ -517,12 +518,33 @@ class QueryRecorder:
             # Explicit keys (fixtures, create(id=...)) and generated UUIDs: known from the objects.
             for obj in query.objs:
                 identities.register_key(label, getattr(obj, pk.attname, None), scope)
+        if scope == SESSION and isinstance(pk, AutoFieldMixin):
+            self._name_initial_rows(opts, label, query.objs)
         for field_ in query.fields:
             if self._column(field_.get_col(opts.db_table), frozenset()).role != PLAIN:
                 continue
             column = column_id(field_)
             for obj in query.objs:
                 identities.register_written(column, getattr(obj, field_.attname, None), scope)
+
+    def _name_initial_rows(self, opts: Any, label: str, objs: list) -> None:
+        """Rows made while the test database was built (content types, permissions) are named by
+        their natural key: a vendor-specific model or migration shifts every creation order after it."""
+        fields = natural_key_fields(opts)
+        if fields is None:
+            return
+        for obj in objs:
+            natural = []
+            for field_ in fields:
+                value = getattr(obj, field_.attname, None)
+                column = self._column(field_.get_col(opts.db_table), frozenset())
+                if column.role == KEY:
+                    value = self.identities.key_label(column.model, value)
+                    if value is None:
+                        break
+                natural.append(canonical_plain(value, self.clock))
+            else:
+                self.identities.name_key(label, getattr(obj, opts.pk.attname, None), natural)
 
     def _wrap_update(self, original: Callable) -> Callable:
         recorder = self
