@@ -19,6 +19,8 @@ class Comparison:
     backends: list[str]
     matrix: dict[str, dict[str, TestResult]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # Problems of the harness itself (not of the code under test), each with its evidence.
+    warnings: list[dict] = field(default_factory=list)
 
 
 def compare(
@@ -56,7 +58,26 @@ def compare(
     tied = {finding.test: finding for finding in comparison.findings if finding.test}
     divergences = query_divergences(results, nondeterministic)
     comparison.findings.extend(query_findings(divergences, failing, tied))
+    comparison.warnings.extend(recorder_warnings(results))
     return comparison
+
+
+def recorder_warnings(results: list[WorkerResults]) -> list[dict]:
+    """The query recorder's own errors (caught in the worker, never raised into a test)."""
+    warnings = []
+    for worker in results:
+        for record in worker.other.get("recorder_error", []):
+            tracebacks = record.get("tracebacks", [])
+            last_line = tracebacks[0].strip().splitlines()[-1] if tracebacks else ""
+            warnings.append(
+                {
+                    "backend": worker.target,
+                    "message": f"the query recorder hit {record.get('count', 0)} internal error(s) on "
+                    f"{worker.target}; those queries were not compared (first: {last_line})",
+                    "tracebacks": tracebacks,
+                }
+            )
+    return warnings
 
 
 def _collection_error_for(nodeid: str, errors: list[TestResult]) -> TestResult | None:

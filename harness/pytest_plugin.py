@@ -298,12 +298,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         warnings.warn(f"portability: could not drop leftover test databases: {error}", stacklevel=1)
     if state.recorder:
         state.recorder.uninstall()
-        state.recorder.finish_session()
+        for failure in state.recorder.finish_session():
+            _log_line(session.config, f"portability: query recorder internal error {failure}")
         state.recorder = None
     if state.writer:
         state.writer.write("finish", exitstatus=int(exitstatus), duration=round(time.monotonic() - state.started, 3))
         state.writer.close()
         state.writer = None
+
+
+def _log_line(config: pytest.Config, text: str) -> None:
+    """A line in the worker's log (the terminal pytest writes to)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(text)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

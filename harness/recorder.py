@@ -198,9 +198,11 @@ class QueryRecorder:
         self.records.clear()
         self.test = None
 
-    def finish_session(self) -> None:
+    def finish_session(self) -> list[str]:
+        """Write the recorder's own errors to the results; return them for the worker's log."""
         if self.internal_errors:
             self.writer.write("recorder_error", count=self.internal_errors, tracebacks=self.tracebacks)
+        return self.tracebacks
 
     def _recording(self) -> bool:
         return self.test is not None and not self.paused

@@ -28,6 +28,7 @@ def build_report(
             for nodeid, row in sorted(comparison.matrix.items())
         ],
         "findings": [finding.to_dict() for finding in comparison.findings],
+        "warnings": comparison.warnings,
     }
 
 

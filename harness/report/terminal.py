@@ -63,6 +63,8 @@ def level_summary(findings: list[Finding]) -> str:
 
 
 def render_findings(console: Console, comparison: Comparison, fail_on: str | None = None) -> None:
+    for warning in comparison.warnings:
+        console.print(f"portability: warning: {warning['message']}", style="yellow", markup=False)
     if not comparison.findings and not comparison.matrix:
         console.print(f"[green]No findings[/] on {', '.join(comparison.backends)}.")
         return

@@ -254,3 +254,62 @@ def test_stability_runs_leave_out_queries_that_vary_on_one_backend(tmp_path: Pat
     with_runs = run_portability(*base, "--stability-runs", "1", "--json", str(tmp_path / "with.json"), cwd=project)
     assert with_runs.returncode == 0, with_runs.output
     assert read_json(tmp_path / "with.json")["findings"] == []
+
+
+BROKEN_VALUE_MODELS = """
+    from django.db import models
+
+    class Opaque:
+        def __init__(self, raw):
+            self.raw = raw
+
+        def __eq__(self, other):
+            return isinstance(other, Opaque) and other.raw == self.raw
+
+        def __str__(self):
+            raise RuntimeError("this value refuses to be shown")
+
+    class OpaqueField(models.CharField):
+        def from_db_value(self, value, expression, connection):
+            return None if value is None else Opaque(value)
+
+    class Box(models.Model):
+        content = OpaqueField(max_length=20)
+"""
+
+BROKEN_VALUE_TESTS = """
+    from django.test import TestCase
+    from lab.models import Box, Opaque
+
+    class Boxes(TestCase):
+        def test_reads_a_value_the_recorder_cannot_canonicalise(self):
+            Box.objects.create(content="x")
+            self.assertEqual(Box.objects.get().content, Opaque("x"))
+"""
+
+
+def test_a_recorder_error_is_a_warning_never_a_test_failure(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path / "project", {"lab/models.py": BROKEN_VALUE_MODELS, "lab/tests.py": BROKEN_VALUE_TESTS}, apps=("lab",)
+    )
+    result = run_portability(
+        "run",
+        "--settings",
+        "settings",
+        "--backends",
+        "sqlite,postgresql",
+        *server_urls("postgresql"),
+        "--json",
+        str(tmp_path / "report.json"),
+        "--results-dir",
+        str(tmp_path / "results"),
+        cwd=project,
+    )
+    report = read_json(tmp_path / "report.json")
+    assert result.returncode == 0, result.output
+    assert "query recorder internal error" in (tmp_path / "results" / "sqlite.log").read_text()
+    assert [test["outcomes"] for test in report["tests"]] == [{"sqlite": "passed", "postgresql": "passed"}]
+    assert {warning["backend"] for warning in report["warnings"]} == {"sqlite", "postgresql"}
+    assert "this value refuses to be shown" in report["warnings"][0]["message"]
+    assert "Traceback" in report["warnings"][0]["tracebacks"][0]
+    assert "portability: warning: the query recorder hit" in result.stdout
