@@ -15,6 +15,7 @@ stored on the application's objects (querysets are looked up in a weak map).
 from __future__ import annotations
 
 import contextvars
+import dis
 import math
 import os
 import sys
@@ -67,6 +68,7 @@ IGNORED_PREFIXES = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "
 MAX_SQL_CHARS = 2000
 MAX_PARAMS = 20
 MAX_TRACEBACKS = 5
+CONTAINS_OP = dis.opmap["CONTAINS_OP"]
 
 _inside_write: contextvars.ContextVar[str | None] = contextvars.ContextVar("portability_write", default=None)
 _inside_statement: contextvars.ContextVar[bool] = contextvars.ContextVar("portability_statement", default=False)
@@ -109,6 +111,8 @@ class QueryRecord:
     limit: int | None = None
     random_order: bool = False
     order_consumed: bool = False
+    # False while the evaluated queryset was only asked `in`, len() or bool(): its order cannot matter.
+    order_iterated: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -138,6 +142,7 @@ class QueryRecord:
                 limit=self.limit,
                 random_order=self.random_order,
                 order_consumed=self.order_consumed,
+                order_iterated=self.order_iterated,
             )
         return data
 
@@ -237,6 +242,7 @@ class QueryRecorder:
         self._patch(compiler.SQLUpdateCompiler, "execute_sql", self._wrap_update)
         self._patch(QuerySet, "_fetch_all", self._wrap_fetch_all)
         self._patch(QuerySet, "__getitem__", self._wrap_getitem)
+        self._patch(QuerySet, "__iter__", self._wrap_iter)
         self._patch_refusals(NotSupportedError)
 
     def uninstall(self) -> None:
@@ -591,11 +597,27 @@ class QueryRecorder:
                     if record.kind == SELECT:
                         first = record
                 if first is not None:
+                    first.order_iterated = False  # until the code iterates the result
                     recorder._queryset_records[queryset] = first
             except Exception:  # noqa: BLE001 - never raised into the test
                 recorder._internal_error()
 
         return _fetch_all
+
+    def _wrap_iter(self, original: Callable) -> Callable:
+        recorder = self
+
+        def __iter__(queryset: Any) -> Any:
+            rows = original(queryset)
+            try:
+                record = recorder._queryset_records.get(queryset)
+                if record is not None and not _asked_by_in_operator(sys._getframe(1)):
+                    record.order_iterated = True
+            except Exception:  # noqa: BLE001 - never raised into the test
+                recorder._internal_error()
+            return rows
+
+        return __iter__
 
     def _wrap_getitem(self, original: Callable) -> Callable:
         recorder = self
@@ -612,6 +634,12 @@ class QueryRecorder:
             return original(queryset, key)
 
         return __getitem__
+
+
+def _asked_by_in_operator(frame: Any) -> bool:
+    """Is this frame running `x in queryset`? (QuerySet has no __contains__: `in` iterates it.)"""
+    code, offset = frame.f_code.co_code, frame.f_lasti
+    return 0 <= offset < len(code) and code[offset] == CONTAINS_OP
 
 
 def describe_database_error(error: BaseException, stage: str | None = None) -> dict[str, Any]:

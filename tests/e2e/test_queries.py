@@ -105,6 +105,14 @@ TESTS = """
                 Person.objects.create(name=name)
             self.assertEqual(len(list(Person.objects.order_by("?"))), 3)
 
+        def test_membership_and_length_only(self):
+            # PostgreSQL returns the updated row last, but `in` and len() cannot see the order.
+            people = [Person.objects.create(name=name) for name in ("a", "b", "c")]
+            Person.objects.filter(pk=people[0].pk).update(score=5)
+            self.assertIn(people[0], Person.objects.all())
+            self.assertEqual(len(Person.objects.all()), 3)
+            self.assertTrue(Person.objects.filter(score=5))
+
         def test_float_sum(self):
             for score in (1, 2):
                 Person.objects.create(name="x", score=score)
