@@ -89,6 +89,24 @@ def _sources(expression: Any) -> Iterator[Any]:
             yield from _sources(source)
 
 
+def row_keyed(expressions: list[Any]) -> list[bool]:
+    """For each selected column, is the primary key of its row selected beside it? A written value
+    read there is then identified by that key, and needs no number of its own."""
+    from django.db.models.expressions import Col
+
+    keys = {
+        (expression.alias, expression.target.model)
+        for expression in expressions
+        if isinstance(expression, Col) and expression.target.primary_key
+    }
+    return [
+        isinstance(expression, Col)
+        and not expression.target.primary_key
+        and (expression.alias, expression.target.model) in keys
+        for expression in expressions
+    ]
+
+
 def column_name(expression: Any, alias: str | None) -> str:
     """A stable name for a selected column: its alias, or table alias and column."""
     if alias:
