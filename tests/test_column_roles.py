@@ -9,7 +9,6 @@ probe returns plain data that one test asserts on. The row part needs no Django 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -557,9 +556,7 @@ def plan(columns: dict[str, Column]) -> ResultPlan:
     """Columns in select order; compared in the order of their names."""
     names = list(columns)
     order = sorted(range(len(names)), key=names.__getitem__)
-    # A plan says, where the recorder has that, whether each column's row key is selected beside it: not here.
-    extra = {"keyed": [False] * len(names)} if "keyed" in {f.name for f in dataclasses.fields(ResultPlan)} else {}
-    return ResultPlan(list(columns.values()), sorted(names), order, **extra)
+    return ResultPlan(list(columns.values()), sorted(names), order, [False] * len(names))  # no row key beside
 
 
 def test_each_role_in_a_row(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ tests see exactly what a worker writes. No database is involved.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -37,9 +36,8 @@ SITE = "app/views.py:10"
 
 
 def result_plan(columns: list[Column], names: list[str]) -> ResultPlan:
-    """Plain columns in name order (and, where the recorder has it, no row key selected beside them)."""
-    extra = {"keyed": [False] * len(columns)} if "keyed" in {f.name for f in dataclasses.fields(ResultPlan)} else {}
-    return ResultPlan(columns, names, list(range(len(columns))), **extra)
+    """Plain columns in name order, no row key selected beside them."""
+    return ResultPlan(columns, names, list(range(len(columns))), [False] * len(columns))
 
 
 def select(
