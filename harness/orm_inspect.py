@@ -15,8 +15,9 @@ from typing import Any
 from harness.canonical import CLOCK_FIELD, GENERATED_UUID, KEY, KEY_DERIVED, PLAIN, Clock, Column, canonical_plain
 from harness.identity import Identities
 
-# Aggregates whose value is one of the values of their column (so it can be a written value).
-VALUE_PRESERVING = ("Min", "Max")
+# Expressions whose value is one of the values of their column (a key stays that key, a
+# written value that value).
+VALUE_PRESERVING = ("Min", "Max", "Coalesce")
 
 
 def column_of(expression: Any, key_columns: frozenset[str] = frozenset()) -> Column:
@@ -34,8 +35,11 @@ def column_of(expression: Any, key_columns: frozenset[str] = frozenset()) -> Col
     if not isinstance(expression, Col) and any(
         isinstance(source, Col) and column_of(source).role == KEY for source in sources
     ):
-        if not isinstance(getattr(expression, "output_field", None), AutoFieldMixin | ForeignObject):
-            return Column(KEY_DERIVED)
+        kind = type(expression).__name__
+        if kind == "Count":
+            return Column(PLAIN)  # counts rows, whatever their keys
+        if kind not in VALUE_PRESERVING:
+            return Column(KEY_DERIVED)  # Sum("id"), F("id") + 1: computed from raw key values
     try:
         output = expression.output_field
     except Exception:  # noqa: BLE001 - an expression without a resolvable type is plain data
@@ -58,7 +62,8 @@ def _source_column(expression: Any) -> str | None:
     from django.db.models.expressions import Col
 
     if type(expression).__name__ in VALUE_PRESERVING:
-        arguments = expression.get_source_expressions()
+        # An aggregate's sources also hold its filter (and order_by): None unless given.
+        arguments = [argument for argument in expression.get_source_expressions() if argument is not None]
         expression = arguments[0] if len(arguments) == 1 else None
     if isinstance(expression, Col) and getattr(expression.target, "model", None) is not None:
         return column_id(expression.target)
@@ -195,7 +200,14 @@ def _node(node: Any, identities: Identities, clock: Clock) -> Any:
     if isinstance(node, Lookup):
         column = column_of(node.lhs)
         key_model = column.model if column.role in (KEY, GENERATED_UUID) else None
-        return [node.lookup_name, column_name(node.lhs, None), _input(node.rhs, key_model, identities, clock)]
+        rhs = node.rhs
+        if node.lookup_name == "in" and isinstance(rhs, list | tuple | set | frozenset):
+            # An __in list's order is the test's iteration order, which may differ between backends.
+            items = [_input(item, key_model, identities, clock) for item in rhs]
+            rhs_input: Any = sorted(items, key=lambda item: json.dumps(item, default=str))
+        else:
+            rhs_input = _input(rhs, key_model, identities, clock)
+        return [node.lookup_name, column_name(node.lhs, None), rhs_input]
     params = getattr(node, "params", None)  # ExtraWhere
     if isinstance(params, list | tuple):
         return [type(node).__name__, [_input(value, None, identities, clock) for value in params]]
@@ -210,10 +222,11 @@ def _input(value: Any, key_model: str | None, identities: Identities, clock: Clo
         return ["subquery", _node(value.where, identities, clock)]
     if hasattr(value, "resolve_expression"):
         return type(value).__name__
-    if isinstance(value, list | tuple | set | frozenset):
-        # An __in list's order is the test's iteration order, which may differ between backends.
+    if isinstance(value, set | frozenset):
         items = [_input(item, key_model, identities, clock) for item in value]
         return sorted(items, key=lambda item: json.dumps(item, default=str))
+    if isinstance(value, list | tuple):
+        return [_input(item, key_model, identities, clock) for item in value]
     if isinstance(value, Model):
         value = value.pk
     return canonical_plain(identities.input_label(value, key_model), clock)

@@ -88,7 +88,7 @@ def likely_cause(records: dict[str, dict[str, Any]], ordered: bool = False) -> s
     )
     for backend, record in records.items():  # floats kept aside for a tolerant comparison
         numbers[backend] += [value for row in record.get("float_rows", [])[:SAMPLE_ROWS] for value in row[2]]
-    if _integer_division(numbers) and any(vendor.integer_division for vendor in vendors.values()):
+    if _integer_division(numbers, {backend: vendor.integer_division for backend, vendor in vendors.items()}):
         return (
             f"integer division: {_names(vendors, 'integer_division')} divide integers to an integer, the others "
             "do not; wrap the operands in Cast(..., FloatField()) or use ExpressionWrapper(output_field=...)"
@@ -113,15 +113,26 @@ def _null_ordering(records: dict[str, dict[str, Any]], vendors: dict[str, type[V
     return None
 
 
-def _integer_division(numbers: dict[str, list[float]]) -> bool:
-    columns = list(numbers.values())
-    if len(columns) < 2 or any(len(column) != len(columns[0]) for column in columns):
+def _integer_division(numbers: dict[str, list[float]], divides_to_integer: dict[str, bool]) -> bool:
+    """Whole numbers exactly on the backends that divide integers to an integer, a fraction of the
+    same integer part on the others."""
+    if len(set(divides_to_integer.values())) < 2:
         return False
+    backends = list(numbers)
+    columns = [numbers[backend] for backend in backends]
+    if any(len(column) != len(columns[0]) for column in columns):
+        return False
+    found = False
     for values in zip(*columns, strict=True):
-        integral = [float(v).is_integer() for v in values]
-        if any(integral) and not all(integral) and len({int(v) for v in values}) == 1:
-            return True
-    return False
+        integral = {backend: float(value).is_integer() for backend, value in zip(backends, values, strict=True)}
+        if len(set(integral.values())) == 1:
+            continue
+        if integral != {backend: divides_to_integer[backend] for backend in backends}:
+            return False
+        if len({int(value) for value in values}) != 1:
+            return False
+        found = True
+    return found
 
 
 def _rounding(numbers: dict[str, list[float]]) -> bool:

@@ -442,34 +442,16 @@ def test_the_largest_key_is_a_key(probed: dict[str, Any]) -> None:
     assert probed["aggregate_columns"]["newest"] == role(KEY, "shop.Customer")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orm_inspect._source_column: Django's Aggregate.get_source_expressions() returns [expression, filter] "
-    "(and order_by on 6.0), so `len(arguments) == 1` never holds and Min/Max lose their source column: a Max "
-    "over written values (random salts, uuid4 text) is not renamed, contrary to docs/value-identity.md",
-)
 def test_min_and_max_keep_their_column(probed: dict[str, Any]) -> None:
     columns = probed["aggregate_columns"]
     assert columns["top"] == role(PLAIN, source="shop_customer.name")
     assert columns["low"] == role(PLAIN, source="shop_customer.name")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orm_inspect.column_of: Sum('id') has an AutoField output_field, so it skips the KEY_DERIVED branch "
-    "and becomes a KEY of shop.Customer; the recorder then looks the sum up as a key (1+2=3 may be the label "
-    "of another row on SQLite, a sighted key elsewhere): a false difference",
-)
 def test_a_sum_of_keys_is_key_derived(probed: dict[str, Any]) -> None:
     assert probed["aggregate_columns"]["total"] == role(KEY_DERIVED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orm_inspect.column_of: Count('id') / Count('order') have a key Col among their sources and an "
-    "IntegerField output, so they become KEY_DERIVED and every count is rendered '<computed from a key>' in "
-    "both forms: a count does not depend on the key values, and differing counts are never reported",
-)
 def test_a_count_of_keys_is_plain_data(probed: dict[str, Any]) -> None:
     columns = probed["aggregate_columns"]
     assert columns["n"] == role(PLAIN)

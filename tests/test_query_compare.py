@@ -275,12 +275,6 @@ def test_a_refusal_in_a_test_another_backend_did_not_run_is_not_a_difference(tmp
     assert query_divergences(results) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_refusal_divergences counts a test that was *skipped* on another backend as having run the "
-    "call there (worker.tests holds skipped tests too), so a test guarded by "
-    "@skipIfDBFeature('supports_update_conflicts') that asserts the NotSupportedError gives a PT201",
-)
 def test_a_refusal_in_a_test_skipped_on_the_other_backend_is_not_a_difference(tmp_path: Path) -> None:
     results = [
         worker(tmp_path, "mariadb", [refused()]),
@@ -535,12 +529,6 @@ def test_a_random_order_alone_is_not_unstable(tmp_path: Path) -> None:
     assert nondeterministic_keys(runs) == frozenset()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="query_divergences filters matched queries by `nondeterministic` but appends "
-    "_write_count_divergences(results) unfiltered: an update whose rowcount varies between runs on one "
-    "backend is still reported as a PT202 across backends",
-)
 def test_update_counts_that_vary_between_runs_are_left_out(tmp_path: Path) -> None:
     runs = {
         "sqlite": [
@@ -663,12 +651,6 @@ def test_rounding_is_named_for_floats_kept_aside(tmp_path: Path) -> None:
     assert divergence.kind == RESULT_DIVERGENCE and divergence.cause and divergence.cause.startswith("rounding:")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="query_causes.likely_cause names integer division when *any* backend divides integers "
-    "(`any(vendor.integer_division ...)`), even when every compared backend does (sqlite and postgresql), "
-    "so it cannot be the difference; here AVG gives 2.0 on one and 2.0001 on the other",
-)
 def test_integer_division_is_not_named_when_every_backend_divides_the_same_way(tmp_path: Path) -> None:
     per_backend = {"postgresql": [float_query([2.0001])], "sqlite": [float_query([2.0])]}
     [divergence] = divergences_of(tmp_path, per_backend)
