@@ -547,7 +547,7 @@ class QueryRecorder:
                 continue
             column = column_id(field_)
             for obj in query.objs:
-                identities.register_written(column, getattr(obj, field_.attname, None), scope)
+                identities.register_written(column, as_read_back(field_, getattr(obj, field_.attname, None)), scope)
 
     @staticmethod
     def _inserted_keys(compiler: Any, rows: list) -> list | None:
@@ -600,7 +600,7 @@ class QueryRecorder:
         for field_, _, value in compiler.query.values:
             if hasattr(value, "resolve_expression") or getattr(field_, "column", None) is None:
                 continue
-            self.identities.register_written(f"{table}.{field_.column}", value, scope)
+            self.identities.register_written(f"{table}.{field_.column}", as_read_back(field_, value), scope)
 
     # ------------------------------------------------------------ order consumed by the code
 
@@ -659,6 +659,17 @@ class QueryRecorder:
             return original(queryset, key)
 
         return __getitem__
+
+
+def as_read_back(field: Any, value: Any) -> Any:
+    """The value as the field will read it back: an int assigned to a CharField comes back as text
+    (a generic relation's object_pk = obj.pk)."""
+    if value is None or hasattr(value, "resolve_expression"):
+        return value
+    try:
+        return field.to_python(value)
+    except Exception:  # noqa: BLE001 - a value the field would refuse is compared as it is
+        return value
 
 
 def _asked_by_in_operator(frame: Any) -> bool:

@@ -227,6 +227,15 @@ IDENTITY_TESTS = """
             self.assertEqual(memos, [(str(node.pk), node.name) for node in nodes])
             self.assertEqual(Tag.objects.get(label="y").target, nodes[1])
 
+        def test_generic_relation_given_int_keys(self):
+            # django-guardian's assign_perm: object_pk=obj.pk, an int the CharField saves as text.
+            node_type = ContentType.objects.get_for_model(Node)
+            nodes = [Node.objects.create(name=name) for name in ("x", "y")]
+            for node in nodes:
+                Tag.objects.create(content_type=node_type, object_pk=node.pk, label=node.name)
+            pairs = list(Tag.objects.order_by("id").values_list("object_pk", "label"))
+            self.assertEqual(pairs, [(str(node.pk), node.name) for node in nodes])
+
 
     # 4. Values that come from Python, not from the database: each backend was given other values.
     class PythonSideValues(TestCase):
@@ -345,6 +354,7 @@ CONTROLS = {
     "UnseenKeys::test_explicit_ids": "explicit ids (create(id=1000))",
     "UnseenKeys::test_bulk_create": "keys from bulk_create",
     "UnseenKeys::test_generic_relation_with_text_keys": "keys kept as text (generic relation object_pk)",
+    "UnseenKeys::test_generic_relation_given_int_keys": "an int key assigned to a text object_pk",
     "PythonSideValues::test_password_hashes": "password hashes (random salt)",
     "PythonSideValues::test_session_store": "session key and data from SessionStore().create()",
     "PythonSideValues::test_session_from_login": "session from client.force_login()",
