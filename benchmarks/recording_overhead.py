@@ -6,6 +6,8 @@ the whole command's wall time, with their ratio (recording / not recording).
 
     .venv/bin/python benchmarks/recording_overhead.py                     # models_app
     .venv/bin/python benchmarks/recording_overhead.py --project-dir DIR   # e.g. django-model-utils
+    .venv/bin/python benchmarks/recording_overhead.py --project-dir SDIST/tests --settings settings
+                                                        # django-import-export's suite (the largest here)
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, clean_env, portability_run  # noqa: E402
 
 
-def one_run(project: Path, target: str, record: bool, report: Path) -> tuple[float, float]:
+def one_run(project: Path, target: str, record: bool, report: Path, settings: str | None) -> tuple[float, float]:
     """(session seconds, wall seconds) of one `portability run` on one backend."""
-    command = portability_run(project, [target], "--json", str(report))
+    command = portability_run(project, [target], "--json", str(report), *(["--settings", settings] if settings else []))
     if not record:
         command.append("--no-queries")
     env = clean_env()
@@ -44,6 +46,7 @@ def main() -> None:
     parser.add_argument("--project-dir", type=Path, default=REPO)
     parser.add_argument("--backends", default="sqlite,postgresql,mariadb")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--settings", help="the project's settings module, when it is not configured")
     args = parser.parse_args()
     project = args.project_dir.resolve()
     print(f"project: {project}  ({args.repeat} interleaved runs each; best = fastest run, the least noisy)")
@@ -57,7 +60,7 @@ def main() -> None:
             samples: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
             for _ in range(args.repeat):
                 for record in (False, True):
-                    samples[record].append(one_run(project, target, record, report))
+                    samples[record].append(one_run(project, target, record, report, args.settings))
             session_off, wall_off = zip(*samples[False], strict=True)
             session_on, wall_on = zip(*samples[True], strict=True)
             print(

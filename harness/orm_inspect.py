@@ -57,6 +57,30 @@ def column_of(expression: Any, key_columns: frozenset[str] = frozenset()) -> Col
     return Column(PLAIN, source=_source_column(expression))
 
 
+_FIELD_ROLES: dict[Any, Column] = {}
+
+
+def column_role(expression: Any, key_columns: frozenset[str] = frozenset()) -> Column:
+    """column_of, remembered per model field for plain column references (most columns)."""
+    target = getattr(expression, "target", None)
+    if target is None or type(expression).__name__ != "Col":
+        return column_of(expression, key_columns)
+    column = _FIELD_ROLES.get(target)
+    if column is None:
+        column = _FIELD_ROLES[target] = column_of(expression, key_columns)
+    return column
+
+
+def field_role(field: Any) -> Column:
+    """What a model field's column holds."""
+    column = _FIELD_ROLES.get(field)
+    if column is None:
+        from django.db.models.expressions import Col
+
+        column = _FIELD_ROLES[field] = column_of(Col(field.model._meta.db_table, field))
+    return column
+
+
 def _source_column(expression: Any) -> str | None:
     """``table.column`` when the expression reads a stored value unchanged (a column, its Min/Max)."""
     from django.db.models.expressions import Col
@@ -78,13 +102,7 @@ def column_id(field: Any) -> str:
 @functools.cache
 def key_column_names(opts: Any) -> frozenset[str]:
     """Column names of a model that hold auto keys (its own or those it points at)."""
-    return frozenset(field.column for field in opts.concrete_fields if column_of_field(field).role == KEY)
-
-
-def column_of_field(field: Any) -> Column:
-    from django.db.models.expressions import Col
-
-    return column_of(Col(field.model._meta.db_table, field))
+    return frozenset(field.column for field in opts.concrete_fields if field_role(field).role == KEY)
 
 
 def _sources(expression: Any) -> Iterator[Any]:
@@ -198,7 +216,7 @@ def _node(node: Any, identities: Identities, clock: Clock) -> Any:
     if isinstance(node, WhereNode):
         return [node.connector, node.negated, [_node(child, identities, clock) for child in node.children]]
     if isinstance(node, Lookup):
-        column = column_of(node.lhs)
+        column = column_role(node.lhs)
         key_model = column.model if column.role in (KEY, GENERATED_UUID) else None
         rhs = node.rhs
         if node.lookup_name == "in" and isinstance(rhs, list | tuple | set | frozenset):

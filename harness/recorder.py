@@ -41,7 +41,8 @@ from harness.identity import SCOPE_OF_FIXTURE, SESSION, TEST, Identities
 from harness.orm_inspect import (
     column_id,
     column_name,
-    column_of,
+    column_role,
+    field_role,
     has_explicit_order,
     has_total_order,
     input_fingerprint,
@@ -171,7 +172,6 @@ class QueryRecorder:
     _fixture_scopes: list[str] = field(default_factory=list)
     _libraries: tuple[str, ...] = field(default_factory=library_prefixes)
     _site_cache: dict[str, str | None] = field(default_factory=dict)
-    _columns_by_field: dict[Any, Column] = field(default_factory=dict)
     _queryset_records: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
     _compiler_records: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
     _restore: list[Callable[[], None]] = field(default_factory=list)
@@ -390,7 +390,7 @@ class QueryRecorder:
         else:  # an aggregate over a subquery (e.g. distinct().count()): its annotations
             selected = [(expression, alias) for alias, expression in query.annotation_select.items()]
         key_columns = key_column_names(query.get_meta())
-        columns = [self._column(expression, key_columns) for expression, _ in selected]
+        columns = [column_role(expression, key_columns) for expression, _ in selected]
         names = [column_name(expression, alias) for expression, alias in selected]
         order = sorted(range(len(names)), key=names.__getitem__)
         keyed = row_keyed([expression for expression, _ in selected])
@@ -401,16 +401,6 @@ class QueryRecorder:
         record.random_order = "?" in query.order_by
         record.total_order = has_total_order(query)
         record.explicit_order = has_explicit_order(query)
-
-    def _column(self, expression: Any, key_columns: frozenset[str]) -> Column:
-        """column_of, remembered per model field for plain column references (most columns)."""
-        target = getattr(expression, "target", None)
-        if target is None or type(expression).__name__ != "Col":
-            return column_of(expression, key_columns)
-        column = self._columns_by_field.get(target)
-        if column is None:
-            column = self._columns_by_field[target] = column_of(expression, key_columns)
-        return column
 
     def _digest_single(self, record: QueryRecord, compiler: Any, result: Any) -> None:
         """A one-row result (count(), aggregate(), exists()), through Django's converters."""
@@ -543,7 +533,7 @@ class QueryRecorder:
         if scope == SESSION and keys and len(keys) == len(query.objs):
             self._name_initial_rows(opts, label, zip(query.objs, keys, strict=True))
         for field_ in query.fields:
-            if self._column(field_.get_col(opts.db_table), frozenset()).role != PLAIN:
+            if field_role(field_).role != PLAIN:
                 continue
             column = column_id(field_)
             for obj in query.objs:
@@ -569,7 +559,7 @@ class QueryRecorder:
             natural = []
             for field_ in fields:
                 value = getattr(obj, field_.attname, None)
-                column = self._column(field_.get_col(opts.db_table), frozenset())
+                column = field_role(field_)
                 if column.role == KEY:
                     value = self.identities.key_label(column.model, value)
                     if value is None:
