@@ -1,14 +1,15 @@
-"""Fetch django-model-utils' own test suite and run it "by hand" with pytest.
+"""Real third-party test suites: fetch their pinned sdists and run them with plain pytest.
 
-The end-to-end tests compare the outcome of that suite run through the
-portability harness with the outcome of a plain pytest run against the same
-database server; this module provides the plain ("by hand") side.
+The end-to-end tests in ``tests/e2e/test_realsuites.py`` compare, per backend, every test's
+outcome in a ``portability run`` report with its outcome in a plain pytest run of the same suite
+with the same settings; this module provides the suites' description and that plain side.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -16,207 +17,360 @@ import sys
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DJANGO_MODEL_UTILS_VERSION = "5.0.0"
-"""Latest release (2024-09-01); its suite passes on Django 5.2 / Python 3.11."""
+import dj_database_url
 
-DJANGO_MODEL_UTILS_SDIST_SHA256 = "041cdd6230d2fbf6cd943e1969318bce762272077f4ecd333ab2263924b4e5eb"
+from tests.helpers import MARIADB_URL, POSTGRESQL_URL
 
-DJANGO_MODEL_UTILS_TEST_REQUIREMENTS: tuple[str, ...] = ("time-machine>=2.9",)
-"""Packages the suite imports beyond Django, pytest, pytest-django and drivers."""
+SDIST_CACHE_ENV = "PORTABILITY_TESTS_SDIST_CACHE"
+"""Overrides where downloaded sdists (and their unpacked trees) are kept between runs."""
 
-BY_HAND_TIMEOUT = 15 * 60
-"""Seconds a by-hand pytest run may take before it is killed."""
+PLAIN_RUN_TIMEOUT = 20 * 60
+"""Seconds a plain pytest run of one suite on one backend may take before it is killed."""
 
-SETTINGS_MODULE = "dmu_by_hand_settings"
+PLAIN_SETTINGS_MODULE = "plain_run_settings"
 
-# Environment variables that would change what a plain pytest run does.
-_SCRUBBED_ENV = (
-    "PYTEST_ADDOPTS",
-    "PYTEST_PLUGINS",
-    "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
-    "DJANGO_SETTINGS_MODULE",
+# Environment variables that would change what a plain pytest run does (the harness scrubs the
+# first three for its workers and sets DJANGO_SETTINGS_MODULE itself).
+_SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "DJANGO_SETTINGS_MODULE")
+
+# What pip prints when it cannot reach the package index (as opposed to any other failure).
+_NETWORK_ERRORS = (
+    "NewConnectionError",
+    "NameResolutionError",
+    "Failed to establish a new connection",
+    "Max retries exceeded",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "Connection refused",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ProxyError",
 )
 
 
 @dataclass(frozen=True)
-class Counts:
-    """Outcome of a test run, one category per test case.
+class SuiteSpec:
+    """How to fetch and run one package's own test suite, as its maintainers do."""
 
-    xfailed tests count as skipped and xpassed ones as passed, as in JUnit XML
-    (the suite has neither). Subtests are not counted separately.
+    package: str
+    version: str
+    sha256: str
+    settings: str
+    project: str = "."
+    """The project folder inside the sdist (manage.py's folder): the harness's --project-dir."""
+    pytest_args: tuple[str, ...] = ()
+    """What the harness adds for this project too (``-o python_files=test*.py`` without pytest config)."""
+    package_beside_project: bool = False
+    """The package under test sits in the sdist's root, outside the project folder: put it on the path."""
+    real_findings: tuple[RealFinding, ...] = ()
+    """Every finding of `portability run` verified as a real backend difference (see each one's comment)."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.package}-{self.version}"
+
+    @property
+    def dist_stem(self) -> str:
+        """``django_model_utils-5.0.0``: the sdist's file stem and top folder (PEP 625 name)."""
+        return f"{re.sub(r'[-_.]+', '_', self.package).lower()}-{self.version}"
+
+
+@dataclass(frozen=True, order=True)
+class RealFinding:
+    """A finding in comparable form: its code, what it is about, and the backends concerned.
+
+    ``subject`` is the test's node id (PT101), the migration (PT102), or ``"<node id> @ <path:line>"``
+    for a query finding (PT2xx: the test and the call site). ``backends`` are those where the test
+    failed or errored (PT101), or every backend in the finding's evidence (the others).
     """
 
-    passed: int
-    failed: int
-    skipped: int
-    errors: int
+    code: str
+    subject: str
+    backends: tuple[str, ...] = ()
+    by_chance: bool = False
+    """Verified real, but whether a run shows it depends on random values (the order of uuid4 keys):
+    it may be absent, and its backends may vary. Matched by code and subject only."""
+
+    @classmethod
+    def of(cls, finding: dict) -> RealFinding:
+        """The comparable form of one finding of a JSON report."""
+        code, evidence = finding["code"], finding["backends"]
+        if code == "PT101":
+            failing = [name for name, each in evidence.items() if each["outcome"] in ("failed", "error")]
+            return cls(code, finding["test"], tuple(sorted(failing)))
+        if code == "PT102":
+            return cls(code, finding["details"]["migration"], tuple(sorted(evidence)))
+        location = finding["location"] or {}
+        return cls(code, f"{finding['test']} @ {location.get('path')}:{location.get('line')}", tuple(sorted(evidence)))
+
+    def accounts_for(self, observed: RealFinding) -> bool:
+        same = (self.code, self.subject) == (observed.code, observed.subject)
+        return same and (self.by_chance or self.backends == observed.backends)
 
 
-def _sdist_path(cache_dir: Path) -> Path | None:
-    for name in ("django_model_utils", "django-model-utils"):
-        path = cache_dir / f"{name}-{DJANGO_MODEL_UTILS_VERSION}.tar.gz"
-        if path.is_file():
-            return path
-    return None
+def unexplained(observed: list[RealFinding], real: list[RealFinding]) -> list[RealFinding]:
+    """The observed findings that no verified real finding accounts for: false alarms."""
+    return [finding for finding in observed if not any(each.accounts_for(finding) for each in real)]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def missing(observed: list[RealFinding], real: list[RealFinding]) -> list[RealFinding]:
+    """The verified real findings (not left to chance) that the run did not report."""
+    return [each for each in real if not each.by_chance and not any(each.accounts_for(f) for f in observed)]
 
 
-def fetch_django_model_utils(cache_dir: Path) -> Path:
-    """Download (once) and unpack (once) the pinned sdist into *cache_dir*.
+class IndexUnreachable(Exception):
+    """pip could not reach the package index: the only reason a real-suite test may skip."""
 
-    Returns the unpacked source root, the directory that contains ``tests/``.
-    Installs nothing.
+
+def sdist_cache() -> Path:
+    default = Path.home() / ".cache" / "portability-tests" / "sdists"
+    return Path(os.environ.get(SDIST_CACHE_ENV) or default).expanduser()
+
+
+def fetch_suite(spec: SuiteSpec, cache_dir: Path) -> Path:
+    """Download (once), verify and unpack (once) the pinned sdist; return its unpacked root.
+
+    Raises IndexUnreachable when the download fails for want of a network, RuntimeError for
+    anything else (a wrong digest, a malformed archive, pip failing for another reason).
     """
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    source_root = cache_dir / f"django_model_utils-{DJANGO_MODEL_UTILS_VERSION}"
-    if (source_root / "tests" / "settings.py").is_file():
+    source_root = cache_dir / spec.dist_stem
+    if source_root.is_dir():
         return source_root
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    sdist = cache_dir / f"{spec.dist_stem}.tar.gz"
+    if not sdist.is_file():
+        _download_sdist(spec, sdist)
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    if digest != spec.sha256:
+        raise RuntimeError(f"{sdist} has sha256 {digest}, not the pinned {spec.sha256}")
+    _unpack(sdist, source_root)
+    return source_root
 
-    sdist = _sdist_path(cache_dir)
-    if sdist is None:
-        subprocess.run(
+
+def _download_sdist(spec: SuiteSpec, sdist: Path) -> None:
+    """pip download into a private folder, then move the file in place (a half download never counts)."""
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=sdist.parent) as staging:
+        completed = subprocess.run(
             [
-                sys.executable, "-m", "pip", "download",
-                "--disable-pip-version-check", "--no-deps",
-                "--no-binary", ":all:",
-                f"django-model-utils=={DJANGO_MODEL_UTILS_VERSION}",
-                "-d", str(cache_dir),
+                sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
+                # pip names a connection error only when it retries: never let that be 0.
+                "--retries", "2",
+                "--no-deps", "--no-binary", ":all:", f"{spec.package}=={spec.version}", "-d", staging,
             ],
-            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )  # fmt: skip
-        sdist = _sdist_path(cache_dir)
-        if sdist is None:
-            raise RuntimeError(f"pip download left no sdist in {cache_dir}")
-    digest = _sha256(sdist)
-    if digest != DJANGO_MODEL_UTILS_SDIST_SHA256:
-        raise RuntimeError(f"{sdist} has sha256 {digest}, expected the pinned one")
+        output = completed.stdout + completed.stderr
+        if completed.returncode != 0:
+            network_error = next((line for line in output.splitlines() if _is_network_error(line)), None)
+            if network_error:
+                reason = network_error.split("connection broken by ", 1)[-1].strip()
+                raise IndexUnreachable(f"cannot download {spec.name}: {reason}")
+            raise RuntimeError(f"pip download {spec.name} failed:\n{output[-3000:]}")
+        downloaded = Path(staging) / sdist.name
+        if not downloaded.is_file():
+            raise RuntimeError(f"pip download {spec.name} left {os.listdir(staging)}, not {sdist.name}")
+        os.replace(downloaded, sdist)
 
-    # Unpack beside the target and rename, so a half-unpacked tree never counts.
-    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache_dir))
+
+def _is_network_error(line: str) -> bool:
+    return any(marker in line for marker in _NETWORK_ERRORS)
+
+
+def _unpack(sdist: Path, source_root: Path) -> None:
+    """Unpack beside the target and rename, so a half-unpacked tree never counts."""
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=source_root.parent))
     try:
         with tarfile.open(sdist) as archive:
             archive.extractall(staging, filter="data")
         unpacked = staging / source_root.name
-        if not (unpacked / "tests" / "settings.py").is_file():
-            raise RuntimeError(f"{sdist} does not contain {source_root.name}/tests")
+        if not unpacked.is_dir():
+            raise RuntimeError(f"{sdist} does not contain the folder {source_root.name}")
         try:
             unpacked.rename(source_root)
         except OSError:
-            if not (source_root / "tests" / "settings.py").is_file():
+            if not source_root.is_dir():
                 raise  # not a concurrent unpack that won the race
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return source_root
 
 
-def database_for(target: str) -> dict[str, Any]:
-    """Return the Django ``DATABASES`` entry for a local test server."""
+def project_dir(spec: SuiteSpec, source_root: Path) -> Path:
+    return (source_root / spec.project).resolve()
+
+
+def suite_pythonpath(spec: SuiteSpec, source_root: Path, *front: Path) -> str:
+    """PYTHONPATH for both runs of a suite: ``front``, and the package when it is outside the project.
+
+    (The harness puts the project folder first itself, as a plain run's ``front`` does.)
+    """
+    paths = [*map(str, front), str(source_root) if spec.package_beside_project else "", os.environ.get("PYTHONPATH")]
+    return os.pathsep.join(path for path in paths if path)
+
+
+# --- JUnit XML <-> pytest node ids ----------------------------------------------------------
+
+JUnitAddress = tuple[str, str]
+"""(classname, name) of a JUnit <testcase>."""
+
+
+def junit_address(nodeid: str) -> JUnitAddress:
+    """Where pytest's JUnit report puts a test: ``a/test_b.py::C::test_d[x]`` → ``("a.test_b.C", "test_d[x]")``.
+
+    As pytest's ``mangle_test_address``: the parameters are split off first (they may contain
+    ``::`` or ``/``), the file path becomes a dotted module path.
+    """
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    names[0] = names[0].replace("/", ".").removesuffix(".py")
+    names[-1] += bracket + params
+    return ".".join(names[:-1]), names[-1]
+
+
+def junit_outcomes(path: Path) -> dict[JUnitAddress, str]:
+    """Each test's outcome in a pytest JUnit report, folded as the harness folds its phases.
+
+    pytest writes a test that fails and then errors in teardown as two <testcase> elements (and
+    counts it twice: "1 failed, 1 error"); the harness reports one test whose outcome is its first
+    failure (harness/outcomes.py). So the elements of one address are folded in document order and
+    the first failure or error wins.
+    """
+    outcomes: dict[JUnitAddress, str] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        address = (case.get("classname", ""), case.get("name", ""))
+        if outcomes.get(address) not in ("failed", "error"):
+            outcomes[address] = _testcase_outcome(case)
+    return outcomes
+
+
+def _testcase_outcome(case: ET.Element) -> str:
+    children = {child.tag: child for child in case}
+    if "failure" in children:
+        return "failed"
+    if "error" in children:
+        return "error"
+    if "skipped" in children:
+        return "xfailed" if children["skipped"].get("type") == "pytest.xfail" else "skipped"
+    return "passed"  # an xpassed (non-strict) test is written as a pass
+
+
+def harness_outcomes(report: dict, target: str) -> Iterator[tuple[str, str]]:
+    """(nodeid, outcome) of every test the harness ran on ``target``, in JUnit's vocabulary."""
+    for test in report["tests"]:
+        outcome = test["outcomes"].get(target)
+        if outcome is not None:
+            yield test["nodeid"], "passed" if outcome == "xpassed" else outcome
+
+
+# --- the plain pytest run -------------------------------------------------------------------
+
+
+def plain_database(target: str, test_name: str) -> dict[str, Any]:
+    """The DATABASES["default"] of a plain run, on the same server and with the same test settings as the harness."""
     if target == "sqlite":
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
-    if target == "postgresql":
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": "dmu",
-            "USER": "postgres",
-            "PASSWORD": "",
-            "HOST": "127.0.0.1",
-            "PORT": "5432",
-        }
+    url = {"postgresql": POSTGRESQL_URL, "mariadb": MARIADB_URL}[target]
+    database = dj_database_url.parse(url)
+    database["TEST"] = {"NAME": test_name}
     if target == "mariadb":
-        return {
-            "ENGINE": "django.db.backends.mysql",
-            "NAME": "dmu",
-            "USER": "root",
-            "PASSWORD": "",
-            "HOST": "127.0.0.1",
-            "PORT": "3306",
-            "OPTIONS": {"charset": "utf8mb4"},
-        }
-    raise ValueError(f"unknown target {target!r}")
+        # What the harness's MariaDB target sets (harness/vendors.py): utf8mb4 connections and test database.
+        database["OPTIONS"] = {"charset": "utf8mb4"}
+        database["TEST"] |= {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    return database
 
 
-def write_settings(database: dict[str, Any], workdir: Path) -> Path:
-    """Write the override settings module into *workdir* and return its path.
+def drop_test_database(target: str, name: str) -> None:
+    """Drop a plain run's test database (pytest-django cannot tear one down whose migrations failed)."""
+    from harness.config import parse_target_url
+    from harness.vendors import vendor_for_target
 
-    Non-SQLite databases get a fresh ``test_dmu_<hex>`` TEST NAME so that
-    concurrent runs never share a test database.
-    """
-    database = dict(database)
-    if database["ENGINE"] != "django.db.backends.sqlite3":
-        test = dict(database.get("TEST") or {})
-        test["NAME"] = f"test_dmu_{secrets.token_hex(6)}"
-        database["TEST"] = test
-    path = workdir / f"{SETTINGS_MODULE}.py"
-    path.write_text(
-        '"""Generated: django-model-utils test settings with DATABASES replaced."""\n'
-        "from tests.settings import *  # noqa: F403\n\n"
+    vendor = vendor_for_target(target)
+    url = {"postgresql": POSTGRESQL_URL, "mariadb": MARIADB_URL}[target]
+    connection = vendor.connect(parse_target_url(target, url), timeout=5)
+    try:
+        connection.cursor().execute(f"DROP DATABASE IF EXISTS {vendor.quote_template.format(name)}")
+    finally:
+        connection.close()
+
+
+def write_plain_settings(settings: str, database: dict[str, Any], workdir: Path) -> None:
+    """A settings module that is the suite's own, with only DATABASES replaced."""
+    (workdir / f"{PLAIN_SETTINGS_MODULE}.py").write_text(
+        f'"""Generated: {settings} with DATABASES replaced, for a plain pytest run."""\n'
+        "import importlib\n\n"
+        f"_base = importlib.import_module({settings!r})\n"
+        "globals().update({name: value for name, value in vars(_base).items() if name.isupper()})\n"
         f"DATABASES = {{'default': {database!r}}}\n"
     )
-    return path
 
 
-def parse_junit(path: Path) -> Counts:
-    """Count the test cases of a pytest JUnit XML report by outcome.
-
-    A case with a ``<failure>`` is failed (even if teardown also errored);
-    otherwise one with an ``<error>`` (setup/teardown/collection) is an error.
-    """
-    passed = failed = skipped = errors = 0
-    for case in ET.parse(path).getroot().iter("testcase"):
-        tags = {child.tag for child in case}
-        if "failure" in tags:
-            failed += 1
-        elif "error" in tags:
-            errors += 1
-        elif "skipped" in tags:
-            skipped += 1
-        else:
-            passed += 1
-    return Counts(passed=passed, failed=failed, skipped=skipped, errors=errors)
-
-
-def run_by_hand(source_root: Path, database: dict[str, Any], workdir: Path) -> Counts:
-    """Run the suite with plain pytest against *database* and count outcomes.
-
-    The unpacked sources are not modified; the settings override and the
-    JUnit report (``by_hand.xml``) go to *workdir*.
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    write_settings(database, workdir)
-    junit = workdir / "by_hand.xml"
-    junit.unlink(missing_ok=True)
-
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-    paths = [str(workdir), str(source_root), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    command = [
+def plain_pytest_command(spec: SuiteSpec, project: Path, junit: Path) -> list[str]:
+    """The harness's worker command line (harness/execute.py) without its plugin, plus a JUnit report."""
+    return [
         sys.executable, "-m", "pytest",
         "-p", "no:cacheprovider", "-p", "no:portability",
-        "--ds", SETTINGS_MODULE,
+        # --tb=native, not the harness's --tb=short: it changes no outcome, and pytest's own
+        # formatting of 504 setup errors (django-guardian on MariaDB) costs two minutes of CPU.
+        "--color=no", "--tb=native",
+        "--rootdir", str(project),
+        "--ds", PLAIN_SETTINGS_MODULE,
         f"--junitxml={junit}",
-        "tests",
+        *spec.pytest_args,
     ]  # fmt: skip
-    try:
-        proc = subprocess.run(
-            command,
-            check=False,
-            cwd=source_root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=BY_HAND_TIMEOUT,
+
+
+def plain_env(pythonpath: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in _SCRUBBED_ENV}
+    return env | {"PYTHONPATH": pythonpath}
+
+
+@dataclass
+class PlainRun:
+    target: str
+    process: subprocess.Popen
+    junit: Path
+    log: Path
+    test_database: str
+
+    def outcomes(self) -> dict[JUnitAddress, str]:
+        """Wait for the run, drop its test database, and return each test's outcome."""
+        try:
+            returncode = self.process.wait(timeout=PLAIN_RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise RuntimeError(f"plain pytest on {self.target} timed out after {PLAIN_RUN_TIMEOUT}s") from None
+        finally:
+            if self.target != "sqlite":
+                drop_test_database(self.target, self.test_database)
+        if returncode not in (0, 1) or not self.junit.is_file():
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+            raise RuntimeError(f"plain pytest on {self.target} crashed (exit code {returncode}):\n{tail}")
+        return junit_outcomes(self.junit)
+
+
+def start_plain_run(spec: SuiteSpec, source_root: Path, target: str, workdir: Path) -> PlainRun:
+    """Start the suite under plain pytest on ``target``; ``PlainRun.outcomes()`` waits for it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    test_name = f"test_plain_{secrets.token_hex(6)}"
+    write_plain_settings(spec.settings, plain_database(target, test_name), workdir)
+    project = project_dir(spec, source_root)
+    junit = workdir / "junit.xml"
+    log = workdir / "pytest.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            plain_pytest_command(spec, project, junit),
+            cwd=project,
+            env=plain_env(suite_pythonpath(spec, source_root, workdir, project)),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"by-hand pytest run timed out after {BY_HAND_TIMEOUT}s") from exc
-    (workdir / "by_hand.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode not in (0, 1) or not junit.is_file():
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-        raise RuntimeError(f"by-hand pytest run crashed (exit code {proc.returncode}):\n{tail}")
-    return parse_junit(junit)
+    return PlainRun(target, process, junit, log, test_name)

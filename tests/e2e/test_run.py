@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, read_json, run_portability, server_urls, write_project
-from tests.thirdparty import database_for, fetch_django_model_utils, run_by_hand
 
 pytestmark = pytest.mark.e2e
 
@@ -286,37 +285,6 @@ def test_plugin_results_from_separate_pytest_runs_merge_into_one_report(tmp_path
     [finding] = read_json(report_path)["findings"]
     assert finding["test"] == "shop/tests.py::ItemTests::test_code_longer_than_max_length"
     assert set(finding["backends"]) == {"sqlite", "postgresql"}
-
-
-@pytest.fixture(scope="session")
-def model_utils_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fetch_django_model_utils(tmp_path_factory.mktemp("django-model-utils"))
-
-
-def test_django_model_utils_counts_match_a_run_by_hand(model_utils_source: Path, tmp_path: Path) -> None:
-    report_path = tmp_path / "report.json"
-    result = run_portability(
-        "run",
-        "--project-dir",
-        str(model_utils_source),
-        "--backends",
-        ",".join(ALL_THREE),
-        *server_urls("postgresql", "mariadb"),
-        "--json",
-        str(report_path),
-        cwd=tmp_path,
-    )
-    assert result.returncode in (0, 1), result.output
-    report = read_json(report_path)
-    backends = {backend["name"]: backend for backend in report["backends"]}
-    # Its query differences all sit in tests that fail anyway, tied to their outcome findings:
-    # the recorder raises no false alarm on this suite.
-    assert {finding["kind"] for finding in report["findings"]} <= {"outcome_divergence"}
-    for target in ALL_THREE:
-        by_hand = run_by_hand(model_utils_source, database_for(target), tmp_path / f"by-hand-{target}")
-        counts = backends[target]["counts"]
-        harness = (counts["passed"], counts["failed"], counts["skipped"] + counts["xfailed"], counts["error"])
-        assert harness == (by_hand.passed, by_hand.failed, by_hand.skipped, by_hand.errors), target
 
 
 def test_a_backend_over_the_timeout_is_stopped_and_its_databases_dropped(tmp_path: Path) -> None:
