@@ -94,8 +94,10 @@ class RealFinding:
     subject: str
     backends: tuple[str, ...] = ()
     by_chance: bool = False
-    """Verified real, but whether a run shows it depends on random values (the order of uuid4 keys):
-    it may be absent, and its backends may vary. Matched by code and subject only."""
+    """Verified real, but whether a run shows it depends on values that differ from run to run
+    (random uuid4 keys, auto-increment positions that depend on every earlier test, random password
+    salts). Its subject is then the call site alone (which test shows it first is chance too); it
+    may be absent, and its backends may vary."""
 
     @classmethod
     def of(cls, finding: dict) -> RealFinding:
@@ -110,8 +112,9 @@ class RealFinding:
         return cls(code, f"{finding['test']} @ {location.get('path')}:{location.get('line')}", tuple(sorted(evidence)))
 
     def accounts_for(self, observed: RealFinding) -> bool:
-        same = (self.code, self.subject) == (observed.code, observed.subject)
-        return same and (self.by_chance or self.backends == observed.backends)
+        if self.by_chance:
+            return self.code == observed.code and observed.subject.endswith(f" @ {self.subject}")
+        return (self.code, self.subject, self.backends) == (observed.code, observed.subject, observed.backends)
 
 
 def unexplained(observed: list[RealFinding], real: list[RealFinding]) -> list[RealFinding]:
