@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -94,9 +93,15 @@ def _source_column(expression: Any) -> str | None:
     return None
 
 
+_COLUMN_IDS: dict[Any, str] = {}
+
+
 def column_id(field: Any) -> str:
     """The identity of a model field's table column."""
-    return f"{field.model._meta.db_table}.{field.column}"
+    identity = _COLUMN_IDS.get(field)
+    if identity is None:
+        identity = _COLUMN_IDS[field] = f"{field.model._meta.db_table}.{field.column}"
+    return identity
 
 
 @functools.cache
@@ -115,18 +120,13 @@ def _sources(expression: Any) -> Iterator[Any]:
 def row_keyed(expressions: list[Any]) -> list[bool]:
     """For each selected column, is the primary key of its row selected beside it? A written value
     read there is then identified by that key, and needs no number of its own."""
-    from django.db.models.expressions import Col
-
-    keys = {
-        (expression.alias, expression.target.model)
+    columns = [
+        (expression.alias, expression.target) if type(expression).__name__ == "Col" else None
         for expression in expressions
-        if isinstance(expression, Col) and expression.target.primary_key
-    }
+    ]
+    keys = {(alias, target.model) for alias, target in filter(None, columns) if target.primary_key}
     return [
-        isinstance(expression, Col)
-        and not expression.target.primary_key
-        and (expression.alias, expression.target.model) in keys
-        for expression in expressions
+        column is not None and not column[1].primary_key and (column[0], column[1].model) in keys for column in columns
     ]
 
 
@@ -205,8 +205,8 @@ def input_fingerprint(query: Any, identities: Identities, clock: Clock) -> str:
         query.low_mark,
         query.high_mark,
     ]
-    encoded = json.dumps(parts, default=str, separators=(",", ":")).encode()
-    return hashlib.blake2b(encoded, digest_size=8).hexdigest()
+    # repr, not hash(): fingerprints are compared across processes (and CI jobs with other hash seeds).
+    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
 
 
 def _node(node: Any, identities: Identities, clock: Clock) -> Any:
@@ -222,7 +222,7 @@ def _node(node: Any, identities: Identities, clock: Clock) -> Any:
         if node.lookup_name == "in" and isinstance(rhs, list | tuple | set | frozenset):
             # An __in list's order is the test's iteration order, which may differ between backends.
             items = [_input(item, key_model, identities, clock) for item in rhs]
-            rhs_input: Any = sorted(items, key=lambda item: json.dumps(item, default=str))
+            rhs_input: Any = sorted(items, key=repr)
         else:
             rhs_input = _input(rhs, key_model, identities, clock)
         return [node.lookup_name, column_name(node.lhs, None), rhs_input]
@@ -242,7 +242,7 @@ def _input(value: Any, key_model: str | None, identities: Identities, clock: Clo
         return type(value).__name__
     if isinstance(value, set | frozenset):
         items = [_input(item, key_model, identities, clock) for item in value]
-        return sorted(items, key=lambda item: json.dumps(item, default=str))
+        return sorted(items, key=repr)
     if isinstance(value, list | tuple):
         return [_input(item, key_model, identities, clock) for item in value]
     if isinstance(value, Model):

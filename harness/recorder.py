@@ -313,8 +313,10 @@ class QueryRecorder:
     def _call_site(self) -> str | None:
         """path:line of the innermost frame in the project's own code (not Django, not libraries)."""
         frame = sys._getframe(2)
+        paths = self._site_cache
         while frame is not None:
-            relative = self._project_path(frame.f_code.co_filename)
+            filename = frame.f_code.co_filename
+            relative = paths[filename] if filename in paths else self._project_path(filename)
             if relative is not None:
                 return f"{relative}:{frame.f_lineno}"
             frame = frame.f_back
