@@ -122,7 +122,7 @@ def run(
             fail_on=fail_on,
             hash_seed=hash_seed,
         )
-        return run_suite(config, console, Path(results_dir) if results_dir else None)
+        return run_suite(config, console, Path(results_dir).resolve() if results_dir else None)
 
     _run_command(body)
 
@@ -179,7 +179,7 @@ def migrations(
             since=since,
             show_plan=show_plan,
             ignore=[*configured, *ignore],
-            results_dir=Path(results_dir) if results_dir else None,
+            results_dir=Path(results_dir).resolve() if results_dir else None,
         )
 
     _run_command(body)

@@ -330,3 +330,22 @@ def test_a_backend_over_the_timeout_is_stopped_and_its_databases_dropped(tmp_pat
     assert backend["status"] == "timed out"
     assert [finding["kind"] for finding in report["findings"]] == ["setup_failure"]
     assert not {database for database in server_test_databases("postgresql") if database.startswith(f"test_{name}")}
+
+
+def test_a_relative_results_dir_is_relative_to_where_the_command_runs(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "overflow", OVERFLOW_PROJECT)
+    result = run_portability(
+        "run",
+        "--project-dir",
+        str(project),
+        "--settings",
+        "settings",
+        "--backends",
+        "sqlite",
+        "--results-dir",
+        "kept",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.output
+    assert sorted(path.name for path in (tmp_path / "kept").iterdir()) == ["sqlite.jsonl", "sqlite.log"]
+    assert not (project / "kept").exists()
