@@ -75,6 +75,30 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+ALL_THREE = ("sqlite", "postgresql", "mariadb")
+
+
+def run_with_report(
+    project: Path, *extra: str, backends: tuple[str, ...] = ALL_THREE, name: str = "report"
+) -> tuple[CliResult, dict]:
+    """`portability run` of a project written by write_project on the local servers: the result and
+    its JSON report ({} when none was written)."""
+    report_path = project / f"{name}.json"
+    result = run_portability(
+        "run",
+        "--settings",
+        "settings",
+        "--backends",
+        ",".join(backends),
+        *server_urls(*backends),
+        "--json",
+        str(report_path),
+        *extra,
+        cwd=project,
+    )
+    return result, read_json(report_path) if report_path.exists() else {}
+
+
 def server_urls(*targets: str) -> list[str]:
     """--url arguments pointing the named targets at the local servers."""
     urls = {"postgresql": POSTGRESQL_URL, "mariadb": MARIADB_URL, "mysql": MARIADB_URL}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import read_json, run_portability, server_urls, write_project
+from tests.helpers import run_with_report, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -126,20 +126,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     project = write_project(
         tmp_path_factory.mktemp("queries") / "project", {"lab/models.py": MODELS, "lab/tests.py": TESTS}, apps=("lab",)
     )
-    report_path = project / "report.json"
-    result = run_portability(
-        "run",
-        "--settings",
-        "settings",
-        "--backends",
-        "sqlite,postgresql,mariadb",
-        *server_urls("postgresql", "mariadb"),
-        "--json",
-        str(report_path),
-        cwd=project,
-    )
+    result, report = run_with_report(project)
     assert result.returncode == 1, result.output
-    return read_json(report_path)
+    return report
 
 
 def finding_for(report: dict, test_name: str) -> dict:
@@ -222,20 +211,9 @@ def test_controls_stay_silent(report: dict) -> None:
 
 def test_no_queries_turns_recording_off(tmp_path: Path) -> None:
     project = write_project(tmp_path / "project", {"lab/models.py": MODELS, "lab/tests.py": TESTS}, apps=("lab",))
-    result = run_portability(
-        "run",
-        "--settings",
-        "settings",
-        "--backends",
-        "sqlite,postgresql,mariadb",
-        "--no-queries",
-        *server_urls("postgresql", "mariadb"),
-        "--json",
-        str(project / "report.json"),
-        cwd=project,
-    )
+    result, report = run_with_report(project, "--no-queries")
     assert result.returncode == 0, result.output
-    assert read_json(project / "report.json")["findings"] == []
+    assert report["findings"] == []
 
 
 NONDETERMINISTIC_TESTS = """
@@ -254,14 +232,14 @@ def test_stability_runs_leave_out_queries_that_vary_on_one_backend(tmp_path: Pat
     project = write_project(
         tmp_path / "project", {"lab/models.py": MODELS, "lab/tests.py": NONDETERMINISTIC_TESTS}, apps=("lab",)
     )
-    base = ["run", "--settings", "settings", "--backends", "sqlite,postgresql", *server_urls("postgresql")]
-    without = run_portability(*base, "--json", str(tmp_path / "without.json"), cwd=project)
+    two = ("sqlite", "postgresql")
+    without, report = run_with_report(project, backends=two, name="without")
     assert without.returncode == 1, without.output
-    [finding] = read_json(tmp_path / "without.json")["findings"]
+    [finding] = report["findings"]
     assert finding["kind"] == "result_divergence"
-    with_runs = run_portability(*base, "--stability-runs", "1", "--json", str(tmp_path / "with.json"), cwd=project)
+    with_runs, report = run_with_report(project, "--stability-runs", "1", backends=two, name="with")
     assert with_runs.returncode == 0, with_runs.output
-    assert read_json(tmp_path / "with.json")["findings"] == []
+    assert report["findings"] == []
 
 
 BROKEN_VALUE_MODELS = """
@@ -300,20 +278,9 @@ def test_a_recorder_error_is_a_warning_never_a_test_failure(tmp_path: Path) -> N
     project = write_project(
         tmp_path / "project", {"lab/models.py": BROKEN_VALUE_MODELS, "lab/tests.py": BROKEN_VALUE_TESTS}, apps=("lab",)
     )
-    result = run_portability(
-        "run",
-        "--settings",
-        "settings",
-        "--backends",
-        "sqlite,postgresql",
-        *server_urls("postgresql"),
-        "--json",
-        str(tmp_path / "report.json"),
-        "--results-dir",
-        str(tmp_path / "results"),
-        cwd=project,
+    result, report = run_with_report(
+        project, "--results-dir", str(tmp_path / "results"), backends=("sqlite", "postgresql")
     )
-    report = read_json(tmp_path / "report.json")
     assert result.returncode == 0, result.output
     assert "query recorder internal error" in (tmp_path / "results" / "sqlite.log").read_text()
     assert [test["outcomes"] for test in report["tests"]] == [{"sqlite": "passed", "postgresql": "passed"}]

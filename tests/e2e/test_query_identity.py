@@ -29,11 +29,10 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.helpers import MARIADB_URL, CliResult, read_json, run_portability, server_urls, write_project
+from tests.helpers import ALL_THREE, MARIADB_URL, CliResult, run_with_report, write_project
 
 pytestmark = pytest.mark.e2e
 
-ALL_THREE = ("sqlite", "postgresql", "mariadb")
 CONTRIB_APPS = ("django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions")
 
 # ---------------------------------------------------------------- the IDENTITY project (controls)
@@ -526,20 +525,7 @@ class Run:
 
 
 def run(project: Path, name: str, *extra: str) -> Run:
-    report_path = project / f"{name}.json"
-    result = run_portability(
-        "run",
-        "--settings",
-        "settings",
-        "--backends",
-        ",".join(ALL_THREE),
-        *server_urls("postgresql", "mariadb"),
-        "--json",
-        str(report_path),
-        *extra,
-        cwd=project,
-    )
-    return Run(result, read_json(report_path) if report_path.exists() else {})
+    return Run(*run_with_report(project, *extra, name=name))
 
 
 def report_of(a_run: Run) -> dict:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, read_json, run_portability, server_urls, write_project
+from tests.helpers import ALL_THREE, REPO, read_json, run_portability, run_with_report, server_urls, write_project
 
 pytestmark = pytest.mark.e2e
 
-ALL_THREE = ("sqlite", "postgresql", "mariadb")
 
 OVERFLOW_PROJECT = {
     "shop/models.py": """
@@ -38,26 +37,9 @@ OVERFLOW_PROJECT = {
 }
 
 
-def run_on_all_three(project: Path, *extra: str) -> tuple[object, dict]:
-    report_path = project / "report.json"
-    result = run_portability(
-        "run",
-        "--settings",
-        "settings",
-        "--backends",
-        ",".join(ALL_THREE),
-        *server_urls("postgresql", "mariadb"),
-        "--json",
-        str(report_path),
-        *extra,
-        cwd=project,
-    )
-    return result, read_json(report_path) if report_path.exists() else {}
-
-
 def test_max_length_overflow_is_an_outcome_divergence(tmp_path: Path) -> None:
     project = write_project(tmp_path / "overflow", OVERFLOW_PROJECT)
-    result, report = run_on_all_three(project)
+    result, report = run_with_report(project)
     assert result.returncode == 1, result.output
     findings = report["findings"]
     assert [finding["kind"] for finding in findings] == ["outcome_divergence"]
@@ -174,7 +156,7 @@ MIGRATION_PROJECT = {
 
 def test_a_migration_failing_on_one_backend_is_a_setup_failure(tmp_path: Path) -> None:
     project = write_project(tmp_path / "migration", MIGRATION_PROJECT)
-    result, report = run_on_all_three(project)
+    result, report = run_with_report(project)
     assert result.returncode == 1, result.output
     [finding] = report["findings"]
     assert finding["kind"] == "setup_failure"
@@ -239,7 +221,7 @@ def dotted_name(nodeid: str) -> str:
 
 def test_pytest_arguments_after_double_dash_select_tests(tmp_path: Path) -> None:
     project = write_project(tmp_path / "select", OVERFLOW_PROJECT)
-    result, report = run_on_all_three(project, "--", "-k", "short_code")
+    result, report = run_with_report(project, "--", "-k", "short_code")
     assert result.returncode == 0, result.output
     assert [test["nodeid"] for test in report["tests"]] == ["shop/tests.py::ItemTests::test_short_code"]
 
