@@ -209,10 +209,19 @@ def input_fingerprint(query: Any, identities: Identities, clock: Clock) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
 
 
-def _node(node: Any, identities: Identities, clock: Clock) -> Any:
+@functools.cache
+def _query_classes() -> tuple[type, type, type, type]:
+    """Django's WhereNode, Lookup, Query and Model, imported once (not at import: Django is set up later)."""
+    from django.db.models import Model
     from django.db.models.lookups import Lookup
+    from django.db.models.sql.query import Query
     from django.db.models.sql.where import WhereNode
 
+    return WhereNode, Lookup, Query, Model
+
+
+def _node(node: Any, identities: Identities, clock: Clock) -> Any:
+    WhereNode, Lookup, _, _ = _query_classes()
     if isinstance(node, WhereNode):
         return [node.connector, node.negated, [_node(child, identities, clock) for child in node.children]]
     if isinstance(node, Lookup):
@@ -233,9 +242,9 @@ def _node(node: Any, identities: Identities, clock: Clock) -> Any:
 
 
 def _input(value: Any, key_model: str | None, identities: Identities, clock: Clock) -> Any:
-    from django.db.models import Model
-    from django.db.models.sql.query import Query
-
+    if type(value) in (int, str):  # the common case, canonical as it is
+        return identities.input_label(value, key_model)
+    _, _, Query, Model = _query_classes()
     if isinstance(value, Query):
         return ["subquery", _node(value.where, identities, clock)]
     if hasattr(value, "resolve_expression"):

@@ -179,7 +179,10 @@ class QueryRecorder:
     # ------------------------------------------------------------ test lifecycle
 
     def start_test(self, nodeid: str) -> None:
-        self.identities.enter_test(nodeid)
+        try:
+            self.identities.enter_test(nodeid)
+        except Exception:  # noqa: BLE001 - never raised into the run
+            self._internal_error()
         self.test, self.phase = nodeid, "setup"
         self.clock = Clock()
         self.occurrences.clear()
@@ -201,9 +204,12 @@ class QueryRecorder:
         return TEST if self.test is not None else SESSION
 
     def finish_test(self) -> None:
-        for record in self.records:
-            # Flushed with the test's own record, which follows.
-            self.writer.write("query", flush=False, **record.to_dict())
+        try:
+            for record in self.records:
+                # Flushed with the test's own record, which follows.
+                self.writer.write("query", flush=False, **record.to_dict())
+        except Exception:  # noqa: BLE001 - never raised into the run
+            self._internal_error()
         self.records.clear()
         self.test = None
 
@@ -270,7 +276,7 @@ class QueryRecorder:
             result = execute(sql, params, many, context)
         except Exception as error:
             if record is not None:
-                record.error = describe_database_error(error)
+                self._record_error(record, error)
             raise
         finally:
             _inside_statement.reset(token)
@@ -278,6 +284,12 @@ class QueryRecorder:
             # What update() and delete() return to the application.
             record.rowcount = getattr(context.get("cursor"), "rowcount", None)
         return result
+
+    def _record_error(self, record: QueryRecord, error: BaseException, stage: str | None = None) -> None:
+        try:
+            record.error = describe_database_error(error, stage)
+        except Exception:  # noqa: BLE001 - the test's own exception goes on unchanged
+            self._internal_error()
 
     def _statement_record(self, sql: str, params: Any, many: bool) -> QueryRecord | None:
         statement = sql.lstrip()[:24].upper()
@@ -355,7 +367,7 @@ class QueryRecorder:
         site = self._call_site()
         if site is not None:
             record = self._new_record(site, REFUSED, "", [])
-            record.error = describe_database_error(error)
+            self._record_error(record, error)
 
     # ------------------------------------------------------------ SELECT: columns, inputs, rows
 
@@ -424,7 +436,11 @@ class QueryRecorder:
 
         def results_iter(compiler: Any, *args: Any, **kwargs: Any) -> Iterator:
             rows = original(compiler, *args, **kwargs)
-            record = recorder._compiler_records.pop(compiler, None) if recorder._recording() else None
+            try:
+                record = recorder._compiler_records.pop(compiler, None) if recorder._recording() else None
+            except Exception:  # noqa: BLE001 - never raised into the test
+                recorder._internal_error()
+                return rows
             if record is None or record.plan is None:
                 return rows
             return recorder._stream(record, rows)
@@ -435,23 +451,30 @@ class QueryRecorder:
         digest: RowDigest | None = RowDigest()
         record.digest = digest
         plan = record.plan
-        while True:
-            try:
-                row = next(rows)
-            except StopIteration:
-                break
-            except Exception as error:
-                # Raised while Django converted the rows (e.g. an invalid datetime from the server).
-                record.error = describe_database_error(error, stage="convert")
-                raise
-            if digest is not None:
+        try:
+            while True:
                 try:
-                    digest.add(*self._canonical_row(row, plan))
-                except Exception:  # noqa: BLE001 - never raised into the test
-                    self._internal_error()
-                    digest = record.digest = None
-            yield row
-        record.complete = digest is not None
+                    row = next(rows)
+                except StopIteration:
+                    break
+                except Exception as error:
+                    # Raised while Django converted the rows (e.g. an invalid datetime from the server).
+                    self._record_error(record, error, stage="convert")
+                    raise
+                if digest is not None:
+                    try:
+                        digest.add(*self._canonical_row(row, plan))
+                    except Exception:  # noqa: BLE001 - never raised into the test
+                        self._internal_error()
+                        digest = record.digest = None
+                yield row
+            record.complete = digest is not None
+        finally:
+            # Abandoned half-way (iterator() left early): close Django's generator now, as it would be
+            # without us, so a server-side cursor is released at once.
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
     def _canonical_row(self, row: Any, plan: ResultPlan) -> tuple[list, list | None, list | None]:
         """The row in its raw and renamed forms (None when nothing was renamed), and its floats."""
@@ -517,9 +540,6 @@ class QueryRecorder:
         return execute_sql
 
     def _register_inserted(self, compiler: Any, rows: list) -> None:
-        from django.db.models import UUIDField
-        from django.db.models.fields import AutoFieldMixin
-
         query = compiler.query
         opts = query.get_meta()
         label = opts.concrete_model._meta.label
@@ -527,12 +547,13 @@ class QueryRecorder:
         identities = self.identities
         pk = opts.pk
         keys = self._inserted_keys(compiler, rows)
-        if keys is None and (isinstance(pk, AutoFieldMixin) or (isinstance(pk, UUIDField) and pk.has_default())):
+        pk_role = field_role(pk).role
+        if keys is None and pk_role in (KEY, GENERATED_UUID):
             # Explicit keys (fixtures, create(id=...)) and generated UUIDs: known from the objects.
             keys = [getattr(obj, pk.attname, None) for obj in query.objs]
         for raw in keys or []:
             identities.register_key(label, raw, scope)
-        if scope == SESSION and keys and len(keys) == len(query.objs):
+        if scope == SESSION and pk_role == KEY and keys and len(keys) == len(query.objs):
             self._name_initial_rows(opts, label, zip(query.objs, keys, strict=True))
         for field_ in query.fields:
             if field_role(field_).role != PLAIN:
@@ -544,10 +565,8 @@ class QueryRecorder:
     @staticmethod
     def _inserted_keys(compiler: Any, rows: list) -> list | None:
         """The auto keys the INSERT returned, one per object (None: it returned none)."""
-        from django.db.models.fields import AutoFieldMixin
-
         for index, field_ in enumerate(compiler.returning_fields or []):
-            if isinstance(field_, AutoFieldMixin):
+            if field_.primary_key and field_role(field_).role == KEY:
                 return [row[index] for row in rows]
         return None
 
