@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import REPO, URLS, clean_env, portability_run  # noqa: E402
 
-from harness.config import parse_target_url  # noqa: E402
 from harness.databases import databases_for_target, new_run_token  # noqa: E402
+from harness.urls import parse_target_url  # noqa: E402
 from harness.vendors import vendor_for_target  # noqa: E402
 
 

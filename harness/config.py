@@ -1,7 +1,6 @@
 """Configuration: ``[tool.portability]`` in pyproject.toml, then environment, then CLI flags.
 
-Database URLs are parsed here, and this is the one place that knows how to hide a
-password: every URL shown to a user goes through :func:`mask_url`.
+Database URLs are parsed, and passwords hidden, in :mod:`harness.urls`.
 """
 
 from __future__ import annotations
@@ -9,41 +8,21 @@ from __future__ import annotations
 import configparser
 import os
 import random
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
-
-from harness.errors import ConfigError, MalformedUrlError, SettingsError
+from harness.errors import ConfigError, SettingsError
 from harness.findings import DEFAULT_FAIL_ON, LEVELS
+from harness.urls import mask_url, parse_target_url
 from harness.vendors import Vendor, known_targets, vendor_for_target
-
-dj_database_url.register("mariadb", "django.db.backends.mysql")
 
 ENV_URL_TEMPLATE = "PORTABILITY_{target}_URL"
 ENV_SETTINGS = "DJANGO_SETTINGS_MODULE"
 ENV_HASH_SEED = "PYTHONHASHSEED"
 HASH_SEED_MAX = 4294967295  # the largest PYTHONHASHSEED Python accepts
 RANDOM_HASH_SEED = "random"
-DEFAULT_DATABASE_NAME = "portability"
-
-_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@?#]*):(?P<password>[^@/?#]*)@")
-
-
-def mask_url(url: str) -> str:
-    """Return the URL with any password replaced by ``***``."""
-    return _PASSWORD_IN_URL.sub(lambda m: f"{m.group('head')}:***@", url)
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every secret (and any password in a URL) in free text by ``***``."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return mask_url(text) if "://" in text else text
-
 
 def env_url_name(target: str) -> str:
     return ENV_URL_TEMPLATE.format(target=target.upper())
@@ -71,35 +50,6 @@ class Target:
         """What must never be shown: the password, as given and as parsed."""
         password = str(self.database.get("PASSWORD") or "")
         return (password,) if password else ()
-
-
-def parse_target_url(target: str, url: str) -> dict[str, Any]:
-    """Parse a database URL into Django settings, checking it fits the target."""
-    vendor = vendor_for_target(target)
-    masked = mask_url(url)
-    scheme, sep, _ = url.partition("://")
-    if not sep:
-        raise MalformedUrlError(
-            target=target, url=masked, reason="expected SCHEME://[USER[:PASSWORD]@]HOST[:PORT]/NAME"
-        )
-    if scheme not in vendor.url_schemes:
-        raise MalformedUrlError(
-            target=target,
-            url=masked,
-            reason=f"scheme {scheme!r} does not fit this target; use {vendor.url_schemes[0]}://",
-        )
-    try:
-        database = dj_database_url.parse(url)
-    except (ValueError, dj_database_url.ParseError) as error:
-        reason = " ".join(str(error).split()).rstrip(".") or type(error).__name__
-        raise MalformedUrlError(target=target, url=masked, reason=reason) from None
-    if database["ENGINE"] != vendor.engine:
-        raise MalformedUrlError(target=target, url=masked, reason=f"this URL selects {database['ENGINE']}")
-    if vendor.is_server:
-        if not database.get("HOST"):
-            raise MalformedUrlError(target=target, url=masked, reason="no host given")
-        database["NAME"] = database.get("NAME") or DEFAULT_DATABASE_NAME
-    return database
 
 
 def read_pyproject(project_dir: Path) -> dict[str, Any]:

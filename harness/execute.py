@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cleanup import drop_leftover_test_databases
-from harness.config import ENV_HASH_SEED, RunConfig, Target, env_url_name, redact
+from harness.config import ENV_HASH_SEED, RunConfig, Target, env_url_name
 from harness.databases import ENV_RUN_TOKEN, new_run_token
 from harness.errors import SettingsError
 from harness.results import ResultsFollower, WorkerResults
+from harness.urls import redact
 
 POLL_SECONDS = 0.05
 INTERRUPT_GRACE_SECONDS = 20

@@ -7,8 +7,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from harness.config import Target, redact
+from harness.config import Target
 from harness.errors import DriverMissingError
+from harness.urls import redact
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,14 @@ from typing import Any
 import pytest
 
 from harness.cleanup import drop_leftover_test_databases
-from harness.config import Target, env_url_name, hash_seed_from_env, parse_target_url
+from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.errors import PortabilityError
 from harness.outcomes import describe_failure, fold_outcome
 from harness.probe import ServerInfo, probe
 from harness.recorder import QueryRecorder
 from harness.results import ERROR, SCHEMA_VERSION, ResultsWriter
+from harness.urls import parse_target_url
 from harness.vendors import vendor_for_target
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from harness.config import redact
 from harness.errors import ResultsError
+from harness.urls import redact
 
 SCHEMA_VERSION = 2
 

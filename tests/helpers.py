@@ -111,7 +111,7 @@ def server_urls(*targets: str) -> list[str]:
 
 def server_databases(target: str, like: str = "%") -> set[str]:
     """Names of the databases matching a LIKE pattern on the local server behind ``target``."""
-    from harness.config import parse_target_url
+    from harness.urls import parse_target_url
     from harness.vendors import vendor_for_target
 
     url = POSTGRESQL_URL if target == "postgresql" else MARIADB_URL

@@ -8,14 +8,13 @@ import pytest
 
 from harness.config import (
     load_run_config,
-    mask_url,
-    parse_target_url,
     read_pytest_ini,
     resolve_fail_on,
     resolve_hash_seed,
     resolve_targets,
 )
 from harness.errors import ConfigError, MalformedUrlError, SettingsError, UnknownTargetError
+from harness.urls import mask_url, parse_target_url
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from harness.config import Target, parse_target_url
+from harness.config import Target
 from harness.databases import databases_for_target, new_run_token, unique_test_database_name
+from harness.urls import parse_target_url
 
 
 def target(name: str, url: str) -> Target:

@@ -291,7 +291,7 @@ def plain_database(target: str, test_name: str) -> dict[str, Any]:
 
 def drop_test_database(target: str, name: str) -> None:
     """Drop a plain run's test database (pytest-django cannot tear one down whose migrations failed)."""
-    from harness.config import parse_target_url
+    from harness.urls import parse_target_url
     from harness.vendors import vendor_for_target
 
     vendor = vendor_for_target(target)

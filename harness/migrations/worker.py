@@ -16,11 +16,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from harness.config import Target, env_url_name, hash_seed_from_env, parse_target_url
+from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.probe import probe
 from harness.recorder import describe_database_error
 from harness.results import SCHEMA_VERSION, ResultsWriter
+from harness.urls import parse_target_url
 from harness.vendors import vendor_for_target
 
 MigrationKey = tuple[str, str]
