@@ -14,7 +14,6 @@ from harness import __version__
 from harness.compare import compare
 from harness.config import load_run_config, read_pyproject, resolve_fail_on
 from harness.errors import EXIT_INTERRUPTED, PortabilityError
-from harness.findings import findings_exit_code
 from harness.report.terminal import make_console
 from harness.results import WorkerResults, read_results
 from harness.vendors import known_targets
@@ -242,7 +241,7 @@ def report(results, results_dir, json_path, fail_on) -> None:
 
     [tool.portability] fail_on is read from the current directory's pyproject.toml.
     """
-    from harness.backends import status_from_results
+    from harness.backends import derive_status, exit_code, partial_results_findings
     from harness.report.json_report import write_json_report
     from harness.report.terminal import render_backends, render_findings
 
@@ -258,8 +257,9 @@ def report(results, results_dir, json_path, fail_on) -> None:
         _fail(error)
     hash_seed = _merged_hash_seed(files)
     comparison = compare(files)
-    backends = [status_from_results(results_file) for results_file in files]
-    code = findings_exit_code(comparison.findings, threshold)
+    backends = [derive_status(results_file) for results_file in files]
+    comparison.findings.extend(partial_results_findings(backends))
+    code = exit_code(comparison.findings, backends, threshold)
     render_backends(console, backends)
     render_findings(console, comparison, threshold)
     if json_path:

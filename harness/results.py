@@ -63,6 +63,8 @@ class WorkerResults:
     # Records of other commands' workers (e.g. `migration`, `schema`), by type.
     other: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     finish: dict[str, Any] | None = None
+    # The worker's connection to its server was lost (a `lost` record); later test records are not kept.
+    lost: dict[str, Any] | None = None
 
     @property
     def target(self) -> str:
@@ -84,7 +86,11 @@ class WorkerResults:
             self.header = record
         elif kind == "collection":
             self.collected = record["count"]
+        elif kind == "lost":
+            self.lost = record
         elif kind == "test":
+            if self.lost is not None:
+                return  # after the server went away, a failure says nothing about the code
             self.tests[record["nodeid"]] = TestResult(
                 nodeid=record["nodeid"],
                 outcome=record["outcome"],

@@ -9,18 +9,24 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.backends import CRASHED, DRIVER_MISSING, NOT_REACHABLE, TIMED_OUT, BackendStatus, status_from_results
+from harness.backends import (
+    DRIVER_MISSING,
+    NOT_REACHABLE,
+    BackendStatus,
+    derive_status,
+    exit_code,
+    partial_results_findings,
+)
 from harness.compare import Comparison, compare
 from harness.config import RANDOM_HASH_SEED, RunConfig, Target
 from harness.errors import BackendUnavailableError, DriverMissingError, SettingsError
 from harness.execute import Worker, preflight, run_workers
-from harness.findings import Finding, findings_exit_code
 from harness.probe import ServerInfo, probe
 from harness.query_compare import nondeterministic_keys
 from harness.report.json_report import write_json_report
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_backends, render_findings
-from harness.results import ERROR, WorkerResults
+from harness.results import WorkerResults
 
 # pytest's exit code for a usage error: the arguments after `--` were not understood.
 PYTEST_USAGE_ERROR = 4
@@ -98,13 +104,14 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
         comparison = compare(
             [worker.results for worker in workers if worker.results.header], nondeterministic_keys(runs)
         )
-        statuses = {**unavailable, **{worker.target.name: _status_of(worker, comparison) for worker in workers}}
+        statuses = {**unavailable, **{worker.target.name: worker_status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
-    exit_code = findings_exit_code(comparison.findings, config.fail_on)
+    comparison.findings.extend(partial_results_findings(backends))
+    code = exit_code(comparison.findings, backends, config.fail_on)
     render_backends(console, backends)
     render_findings(console, comparison, config.fail_on)
-    write_report_file(console, config, backends, comparison, exit_code)
-    return exit_code
+    write_report_file(console, config, backends, comparison, code)
+    return code
 
 
 def print_run_header(console: Console, config: RunConfig) -> None:
@@ -135,22 +142,14 @@ def _raise_on_pytest_usage_error(workers: list[Worker]) -> None:
         raise SettingsError(detail=f"pytest rejected its arguments: {(lines or ['see pytest --help'])[-1].strip()}")
 
 
-def _status_of(worker: Worker, comparison: Comparison) -> BackendStatus:
-    """The backend's status; a worker that died without results becomes a setup_failure finding."""
-    results = worker.results
-    if worker.timed_out:
-        status = status_from_results(results, TIMED_OUT, "stopped after the --timeout limit")
-    elif not results.header or results.finish is None:
-        reason = f"pytest exited with code {worker.returncode}"
-        status = status_from_results(results, CRASHED, reason)
-        status.name, status.vendor = worker.target.name, worker.target.vendor.django_vendor
-    else:
-        return status_from_results(results)
-    comparison.findings.append(
-        Finding(
-            kind="setup_failure",
-            message=f"the run on {worker.target.name} did not finish ({status.reason})",
-            backends={worker.target.name: {"outcome": ERROR, "message": worker.log_tail(3)}},
-        )
+def worker_status(worker: Worker) -> BackendStatus:
+    """The backend's status from its worker's results file and process (see backends.derive_status)."""
+    status = derive_status(
+        worker.results,
+        returncode=worker.returncode,
+        timed_out=worker.timed_out,
+        log_tail=worker.log_tail(3),
     )
+    status.name, status.vendor = worker.target.name, status.vendor or worker.target.vendor.django_vendor
+    status.url = status.url or worker.target.masked_url
     return status

@@ -11,16 +11,16 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.backends import BackendStatus, status_from_results
+from harness.backends import BackendStatus, exit_code, partial_results_findings
 from harness.compare import Comparison
 from harness.config import RunConfig
 from harness.errors import ConfigError
 from harness.execute import Worker, preflight, project_env, run_workers
-from harness.findings import Finding, findings_exit_code
+from harness.findings import Finding
 from harness.migrations.compare import migration_findings
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_findings
-from harness.runner import print_run_header, probe_targets, write_report_file
+from harness.runner import print_run_header, probe_targets, worker_status, write_report_file
 
 
 def worker_command(app: str | None, paths: list[str] | None) -> Any:
@@ -94,14 +94,15 @@ def run_migrations_check(
         findings += run_lint(config, app, paths, ignore)
         statuses = {**unavailable, **{worker.target.name: _status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
+    findings += partial_results_findings(backends)
     comparison = Comparison(backends=[result.target for result in results], findings=findings)
-    exit_code = findings_exit_code(findings, config.fail_on)
+    code = exit_code(findings, backends, config.fail_on)
     render_migration_backends(console, backends)
     if show_plan:
         render_plan(console, results)
     render_findings(console, comparison, config.fail_on)
-    write_report_file(console, config, backends, comparison, exit_code)
-    return exit_code
+    write_report_file(console, config, backends, comparison, code)
+    return code
 
 
 def run_lint(config: RunConfig, app: str | None, paths: list[str] | None, ignore: list[str]) -> list[Finding]:
@@ -151,19 +152,7 @@ def run_lint(config: RunConfig, app: str | None, paths: list[str] | None, ignore
 
 def _status(worker: Worker) -> BackendStatus:
     results = worker.results
-    status = (
-        status_from_results(results)
-        if results.header
-        else BackendStatus(
-            worker.target.name,
-            worker.target.vendor.django_vendor,
-            None,
-            None,
-            "crashed",
-            worker.target.masked_url,
-            worker.log_tail(3),
-        )
-    )
+    status = worker_status(worker)
     steps = [record for record in results.other.get("migration", []) if record["phase"] == "apply"]
     status.counts = {
         "applied": sum(step["status"] == "applied" for step in steps),

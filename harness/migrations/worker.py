@@ -39,13 +39,12 @@ def main() -> None:
     target = Target(name=args.target, url=url, url_source="worker", database=parse_target_url(args.target, url))
     writer = ResultsWriter(args.results, target.secrets)
     started = time.monotonic()
-    try:
-        MigrationCheck(
-            target, os.environ.get(ENV_RUN_TOKEN) or new_run_token(), writer, args.check_app, args.check_path
-        ).run()
-    finally:
-        writer.write("finish", exitstatus=0, duration=round(time.monotonic() - started, 3))
-        writer.close()
+    # The finish record is written only when the check ran to its end: a worker that raised,
+    # crashed or was stopped leaves its results without one, and is reported as partial.
+    token = os.environ.get(ENV_RUN_TOKEN) or new_run_token()
+    MigrationCheck(target, token, writer, args.check_app, args.check_path).run()
+    writer.write("finish", exitstatus=0, duration=round(time.monotonic() - started, 3))
+    writer.close()
 
 
 class MigrationCheck:
