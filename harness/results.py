@@ -114,38 +114,103 @@ class ResultsFollower:
     def __init__(self, path: Path) -> None:
         self.results = WorkerResults(path=path)
         self._offset = 0
+        self._line_number = 0
 
     def poll(self) -> WorkerResults:
+        """Apply every complete line written since the last poll; a broken line is a ResultsError."""
         path = self.results.path
-        if not path.exists():
-            return self.results
-        with path.open("rb") as handle:
-            handle.seek(self._offset)
-            while True:
-                line = handle.readline()
-                if not line.endswith(b"\n"):
-                    break  # a partial line: read it whole next time
-                self._offset += len(line)
-                if line.strip():
-                    self.results.apply(_parse_line(path, line.decode("utf-8")))
+        try:
+            if not path.exists():
+                return self.results
+            with path.open("rb") as handle:
+                handle.seek(self._offset)
+                lines = handle.readlines()
+        except OSError as error:
+            raise ResultsError(path=path, reason=error.strerror or type(error).__name__) from None
+        for line in lines:
+            if not line.endswith(b"\n"):
+                break  # a partial line: read it whole next time
+            self._offset += len(line)
+            self._line_number += 1
+            if line.strip():
+                record = _parse_line(path, line, self._line_number)
+                try:
+                    self.results.apply(record)
+                except ResultsError as error:
+                    reason = f"line {self._line_number}: {error.fields['reason']}"
+                    raise ResultsError(path=path, reason=reason) from None
         return self.results
 
 
 def read_results(path: Path) -> WorkerResults:
     """Read a whole results file; a truncated last line (killed worker) is ignored."""
     if not path.is_file():
-        raise ResultsError(path=path, reason="no such file")
+        reason = "it is a folder, not a file" if path.is_dir() else "no such file"
+        raise ResultsError(path=path, reason=reason)
     results = ResultsFollower(path).poll()
     if not results.header:
         raise ResultsError(path=path, reason="no header record: is this a portability results file?")
     return results
 
 
-def _parse_line(path: Path, line: str) -> dict[str, Any]:
+# The fields readers index directly (record["nodeid"]), by record type: each must be there with this
+# type (or, for a tuple of strings, one of these values). Other fields are read with .get().
+REQUIRED_FIELDS: dict[str, dict[str, type | tuple[type, ...] | tuple[str, ...]]] = {
+    "header": {"schema_version": int, "target": str},
+    "collection": {"count": int},
+    "collection_error": {"nodeid": str},
+    "test": {"nodeid": str, "outcome": OUTCOMES},
+    "query": {"test": str, "site": str, "kind": str},
+    "migration": {"phase": str, "migration": str, "status": str},
+}
+# Fields that may be missing, but when present must have this type.
+OPTIONAL_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "collection": {"nodeids": (list, type(None))},
+    "test": {"duration": (int, float), "message": str, "location": (dict, type(None))},
+    "finish": {"exitstatus": (int, type(None)), "duration": (int, float, type(None))},
+    "lost": {"nodeid": (str, type(None)), "error": (str, type(None))},
+}
+
+
+def _parse_line(path: Path, line: bytes, number: int) -> dict[str, Any]:
+    """One line as a record of a known shape, or a ResultsError naming the line."""
+
+    def broken(reason: str) -> ResultsError:
+        return ResultsError(path=path, reason=f"line {number}: {reason}")
+
     try:
-        record = json.loads(line)
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise broken("not UTF-8 text: is this a portability results file?") from None
     except json.JSONDecodeError as error:
-        raise ResultsError(path=path, reason=f"invalid JSON line: {error}") from None
+        raise broken(f"invalid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise broken("JSON nested too deeply") from None
     if not isinstance(record, dict):
-        raise ResultsError(path=path, reason="a line is not a JSON object")
+        raise broken(f"a JSON {type(record).__name__}, not an object")
+    kind = record.get("type")
+    if not isinstance(kind, str):
+        raise broken('a record without a string "type"')
+    for name, expected in REQUIRED_FIELDS.get(kind, {}).items():
+        if name not in record:
+            raise broken(f"a {kind!r} record without {name!r}")
+        _check_field(broken, kind, name, record[name], expected)
+    for name, expected in OPTIONAL_FIELDS.get(kind, {}).items():
+        if name in record:
+            _check_field(broken, kind, name, record[name], expected)
     return record
+
+
+def _check_field(broken: Any, kind: str, name: str, value: object, expected: Any) -> None:
+    allowed = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(allowed[0], str):
+        if value not in allowed:
+            raise broken(f"{kind!r} record: {name} {_shown(value)} is not one of {', '.join(allowed)}")
+    # JSON true/false are Python bools, which are ints too: never a count or a version.
+    elif not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+        raise broken(f"{kind!r} record: {name} {_shown(value)} has the wrong type")
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
