@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import EXIT_BACKEND_UNAVAILABLE
+from harness.compare import Comparison
+from harness.errors import EXIT_BACKEND_UNAVAILABLE, EXIT_NO_TESTS, EXIT_SAME
 from harness.findings import Finding, findings_exit_code
 from harness.results import ERROR, OUTCOMES, WorkerResults
 
-RAN, NOT_REACHABLE, DRIVER_MISSING, CRASHED, TIMED_OUT, SETUP_FAILED, INTERRUPTED, LOST = (
+RAN, NOT_REACHABLE, DRIVER_MISSING, CRASHED, TIMED_OUT, SETUP_FAILED, INTERRUPTED, LOST, NOT_COLLECTED = (
     "ran",
     "not reachable",
     "driver missing",
@@ -18,9 +19,11 @@ RAN, NOT_REACHABLE, DRIVER_MISSING, CRASHED, TIMED_OUT, SETUP_FAILED, INTERRUPTE
     "setup failed",
     "interrupted",
     "lost",
+    "collection failed",
 )
 # Statuses whose results are whole: every test the worker collected has its outcome.
-COMPLETE = frozenset({RAN, SETUP_FAILED})
+# (A collection error stops pytest before any test; the PT103 finding reports it.)
+COMPLETE = frozenset({RAN, SETUP_FAILED, NOT_COLLECTED})
 # Statuses of backends that never started (no results to be partial).
 NEVER_STARTED = frozenset({NOT_REACHABLE, DRIVER_MISSING})
 
@@ -103,6 +106,8 @@ def _status_and_reason(
         lost = results.lost
         during = f" during {lost['nodeid']}" if lost.get("nodeid") else ""
         return LOST, f"the connection to the server was lost{during}: {lost.get('error', '')}".rstrip(": ")
+    if exitstatus == PYTEST_INTERRUPTED and results.collection_errors and returncode in (None, exitstatus):
+        return NOT_COLLECTED, "a test module failed to import, so pytest ran no test here"
     if interrupted or exitstatus == PYTEST_INTERRUPTED:
         return INTERRUPTED, "interrupted before every test ran"
     if not results.header:
@@ -154,8 +159,15 @@ def partial_results_findings(backends: list[BackendStatus]) -> list[Finding]:
     return findings
 
 
-def exit_code(findings: list[Finding], backends: list[BackendStatus], fail_on: str) -> int:
-    """The exit code of run, migrations and report: a lost server (3) outranks findings (1)."""
+def exit_code(comparison: Comparison, backends: list[BackendStatus], fail_on: str) -> int:
+    """The exit code of run, migrations and report.
+
+    A lost server (3) outranks findings (1); a run that collected no test anywhere is 5, as
+    pytest's own "no tests collected", so a CI job cannot go green having tested nothing.
+    """
     if any(backend.status == LOST for backend in backends):
         return EXIT_BACKEND_UNAVAILABLE
-    return findings_exit_code(findings, fail_on)
+    code = findings_exit_code(comparison.findings, fail_on)
+    if code == EXIT_SAME and comparison.collected_nothing:
+        return EXIT_NO_TESTS
+    return code

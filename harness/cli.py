@@ -259,7 +259,7 @@ def report(results, results_dir, json_path, fail_on) -> None:
     comparison = compare(files)
     backends = [derive_status(results_file) for results_file in files]
     comparison.findings.extend(partial_results_findings(backends))
-    code = exit_code(comparison.findings, backends, threshold)
+    code = exit_code(comparison, backends, threshold)
     render_backends(console, backends)
     render_findings(console, comparison, threshold)
     if json_path:

@@ -21,6 +21,8 @@ class Comparison:
     findings: list[Finding] = field(default_factory=list)
     # Problems of the harness itself (not of the code under test), each with its evidence.
     warnings: list[dict] = field(default_factory=list)
+    # Every backend collected zero tests (and none failed to import): nothing was tested.
+    collected_nothing: bool = False
 
 
 def compare(
@@ -33,13 +35,14 @@ def compare(
     for worker in results:
         comparison.matrix.update({nodeid: {} for nodeid in worker.tests if nodeid not in comparison.matrix})
     for worker in results:
-        collection_errors = [
-            test for test in worker.tests.values() if test.outcome == ERROR and "::" not in test.nodeid
-        ]
         for nodeid, row in comparison.matrix.items():
-            result = worker.tests.get(nodeid) or _collection_error_for(nodeid, collection_errors)
-            if result is not None:
-                row[worker.target] = result
+            if nodeid in worker.tests:
+                row[worker.target] = worker.tests[nodeid]
+    comparison.findings.extend(collection_error_findings(results))
+    comparison.findings.extend(collection_divergence_findings(results))
+    comparison.collected_nothing = bool(results) and all(
+        worker.collected == 0 and not worker.collection_errors for worker in results
+    )
     for worker in results:
         for failure in worker.setup_failures:
             comparison.findings.append(_setup_failure_finding(worker, failure))
@@ -80,12 +83,73 @@ def recorder_warnings(results: list[WorkerResults]) -> list[dict]:
     return warnings
 
 
-def _collection_error_for(nodeid: str, errors: list[TestResult]) -> TestResult | None:
-    """A test module that failed to import on one backend fails every test in it there."""
-    for error in errors:
-        if nodeid.startswith(error.nodeid + "::"):
-            return TestResult(nodeid=nodeid, outcome=ERROR, message=f"collection error: {error.message}")
-    return None
+def collection_error_findings(results: list[WorkerResults]) -> list[Finding]:
+    """One PT103 per test module that failed to import, with each backend's error and file:line."""
+    by_module: dict[str, dict[str, dict]] = {}
+    for worker in results:
+        for error in worker.collection_errors:
+            by_module.setdefault(error["nodeid"], {})[worker.target] = error
+    findings = []
+    for nodeid, errors in by_module.items():
+        failing = [worker.target for worker in results if worker.target in errors]
+        where = "every backend" if len(failing) == len(results) else ", ".join(failing)
+        first = next(iter(errors.values()))
+        findings.append(
+            Finding(
+                kind="collection_error",
+                test=nodeid,
+                location=first.get("location"),
+                message=f"{nodeid} could not be collected on {where}",
+                backends={target: {"outcome": ERROR, "message": error["message"]} for target, error in errors.items()},
+            )
+        )
+    return findings
+
+
+SETUP_HINT = "the error per backend says why the test database could not be created or connected to"
+
+# How many node ids a collection_divergence finding lists per backend.
+LISTED_NODEIDS = 20
+
+
+def collection_divergence_findings(results: list[WorkerResults]) -> list[Finding]:
+    """A PT104 when some backend collected tests another did not (modules that failed to import aside)."""
+    collected = {
+        worker.target: set(worker.collected_nodeids) for worker in results if worker.collected_nodeids is not None
+    }
+    if len(collected) < 2:
+        return []
+    failed_modules = {error["nodeid"] for worker in results for error in worker.collection_errors}
+
+    def explained(nodeid: str) -> bool:
+        return any(nodeid.startswith(module + "::") for module in failed_modules)
+
+    everywhere = set.intersection(*collected.values())
+    only = {
+        target: sorted(nodeid for nodeid in nodeids - everywhere if not explained(nodeid))
+        for target, nodeids in collected.items()
+    }
+    missing = {
+        target: sorted(nodeid for nodeid in set.union(*collected.values()) - nodeids if not explained(nodeid))
+        for target, nodeids in collected.items()
+    }
+    if not any(only.values()):
+        return []
+    described = "; ".join(f"{target} lacks {len(missing[target])}" for target in collected if missing[target])
+    return [
+        Finding(
+            kind="collection_divergence",
+            message=f"the backends collected different tests: {described}",
+            backends={
+                target: {
+                    "outcome": "collected",
+                    "message": f"{len(collected[target])} collected, {len(missing[target])} missing here",
+                    "missing": missing[target][:LISTED_NODEIDS],
+                }
+                for target in collected
+            },
+        )
+    ]
 
 
 def _divergence_finding(nodeid: str, row: dict[str, TestResult]) -> Finding:
@@ -110,5 +174,10 @@ def _setup_failure_finding(worker: WorkerResults, failure: dict) -> Finding:
         location=failure.get("location"),
         message=f"{where} failed on {worker.target}; its tests could not run there",
         backends={worker.target: {"outcome": ERROR, "message": failure.get("error", "")}},
-        details={"migration": failure.get("migration"), "operation": failure.get("operation")},
+        details={
+            "migration": failure.get("migration"),
+            "operation": failure.get("operation"),
+            # The kind's hint (run the migration alone) fits only when a migration failed.
+            **({} if failure.get("migration") else {"hint": SETUP_HINT}),
+        },
     )

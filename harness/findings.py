@@ -35,6 +35,21 @@ KINDS: dict[str, FindingKind] = {
             "the failure message per backend names the query or assertion that behaves differently",
         ),
         FindingKind(
+            "PT103",
+            "collection_error",
+            ERROR,
+            "a test module fails to import on some or every backend; pytest then runs no test there",
+            "the error per backend names the file and line; `python -m pytest --collect-only FILE` shows it in full "
+            "(`-- --continue-on-collection-errors` runs the other modules' tests anyway)",
+        ),
+        FindingKind(
+            "PT104",
+            "collection_divergence",
+            NOTE,
+            "a backend collected a different set of tests than the others (tests defined or parametrized per backend)",
+            "expected when a project defines backend-specific tests; otherwise check what decides the test list",
+        ),
+        FindingKind(
             "PT201",
             "query_error",
             WARNING,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 
 import pytest
@@ -60,3 +62,29 @@ def _project_location(longrepr: object) -> str | None:
         if location is not None and not is_library_path(location.path):
             return f"{location.path}:{location.lineno}"
     return None
+
+
+# In a collection error's text: `File "PATH", line N` (a SyntaxError) and `PATH:N: in <module>` (a traceback entry).
+_SYNTAX_ERROR_AT = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
+_TRACEBACK_ENTRY = re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): in ")
+
+
+def describe_collection_error(report: pytest.CollectReport, rootdir: str) -> tuple[str, dict]:
+    """A module that failed to import: the error as one line, and the project's file:line that raised it.
+
+    pytest hands over only the formatted text for import and syntax errors, so it is read from there.
+    """
+    text = str(report.longrepr or "")
+    error_lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    message = error_lines[-1] if error_lines else (text.strip().splitlines() or [""])[-1]
+    path, line = report.fspath, None
+    syntax = _SYNTAX_ERROR_AT.search("\n".join(error_lines))
+    entries = [match for match in map(_TRACEBACK_ENTRY.match, text.splitlines()) if match]
+    project_entries = [match for match in entries if not is_library_path(match["path"])]
+    found = syntax or (project_entries[-1] if project_entries else None)
+    if found:
+        path, line = found["path"], int(found["line"])
+    if os.path.isabs(path) and path.startswith(os.path.join(rootdir, "")):
+        path = os.path.relpath(path, rootdir)
+    message = " ".join(message.split())[:MAX_MESSAGE]
+    return (f"{message} ({path}:{line})" if line else message), {"path": path, "line": line}

@@ -23,10 +23,10 @@ from harness.cleanup import drop_leftover_test_databases
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.errors import PortabilityError
-from harness.outcomes import describe_failure, fold_outcome
+from harness.outcomes import describe_collection_error, fold_outcome
 from harness.probe import ServerInfo, probe
 from harness.recorder import QueryRecorder
-from harness.results import ERROR, SCHEMA_VERSION, ResultsWriter
+from harness.results import SCHEMA_VERSION, ResultsWriter
 from harness.urls import parse_target_url
 from harness.vendors import vendor_for_target
 
@@ -41,6 +41,7 @@ class PortabilityState:
     reports: dict[str, list[pytest.TestReport]] = field(default_factory=dict)
     setup_failure_written: bool = False
     recorder: QueryRecorder | None = None
+    rootdir: str = ""
 
 
 STATE_KEY = pytest.StashKey[PortabilityState]()
@@ -99,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     token = os.environ.get(ENV_RUN_TOKEN) or new_run_token()
     writer = ResultsWriter(Path(results_path), target.secrets) if results_path else None
-    state = PortabilityState(target=target, token=token, server=server, writer=writer)
+    state = PortabilityState(target=target, token=token, server=server, writer=writer, rootdir=str(config.rootpath))
     config.stash[STATE_KEY] = state
     _point_django_at(target, token)
     if writer:
@@ -168,20 +169,16 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     state = _CURRENT.state
     if state and state.writer and report.failed:
-        state.writer.write(
-            "test",
-            nodeid=report.nodeid,
-            outcome=ERROR,
-            duration=0.0,
-            message=describe_failure(report),
-            location={"path": report.fspath, "line": None},
-        )
+        message, location = describe_collection_error(report, str(state.rootdir))
+        state.writer.write("collection_error", nodeid=report.nodeid, message=message, location=location)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE_KEY, None)
     if state and state.writer:
-        state.writer.write("collection", count=len(session.items))
+        # The node ids let the comparison say which tests one backend collected and another did not.
+        nodeids = [item.nodeid for item in session.items]
+        state.writer.write("collection", count=len(nodeids), nodeids=nodeids)
 
 
 # ---------------------------------------------------------------- test outcomes and queries

@@ -15,7 +15,7 @@ from typing import IO, Any
 from harness.errors import ResultsError
 from harness.urls import redact
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Outcomes a test can have; "error" covers setup/teardown and collection errors.
 PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED = "passed", "failed", "error", "skipped", "xfailed", "xpassed"
@@ -57,6 +57,10 @@ class WorkerResults:
     path: Path
     header: dict[str, Any] = field(default_factory=dict)
     collected: int | None = None
+    # The node ids pytest collected (after -k/-m deselection), in order.
+    collected_nodeids: list[str] | None = None
+    # Test modules that failed to import: {"nodeid", "message", "location"}.
+    collection_errors: list[dict[str, Any]] = field(default_factory=list)
     tests: dict[str, TestResult] = field(default_factory=dict)
     setup_failures: list[dict[str, Any]] = field(default_factory=list)
     queries: list[dict[str, Any]] = field(default_factory=list)
@@ -86,6 +90,9 @@ class WorkerResults:
             self.header = record
         elif kind == "collection":
             self.collected = record["count"]
+            self.collected_nodeids = record.get("nodeids")
+        elif kind == "collection_error":
+            self.collection_errors.append(record)
         elif kind == "lost":
             self.lost = record
         elif kind == "test":

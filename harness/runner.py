@@ -107,7 +107,7 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
         statuses = {**unavailable, **{worker.target.name: worker_status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     comparison.findings.extend(partial_results_findings(backends))
-    code = exit_code(comparison.findings, backends, config.fail_on)
+    code = exit_code(comparison, backends, config.fail_on)
     render_backends(console, backends)
     render_findings(console, comparison, config.fail_on)
     write_report_file(console, config, backends, comparison, code)

@@ -12,12 +12,22 @@ from harness.errors import ResultsError
 from harness.results import SCHEMA_VERSION, ResultsWriter, read_results
 
 
-def results_file(tmp_path: Path, target: str, tests: dict[str, str], setup_failure: dict | None = None):
+def results_file(
+    tmp_path: Path,
+    target: str,
+    tests: dict[str, str],
+    setup_failure: dict | None = None,
+    collection_errors: dict[str, str] | None = None,
+    collected: list[str] | None = None,
+):
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{target}.jsonl"
     writer = ResultsWriter(path)
     writer.write("header", schema_version=SCHEMA_VERSION, target=target, vendor=target)
-    writer.write("collection", count=len(tests))
+    for module, message in (collection_errors or {}).items():
+        writer.write("collection_error", nodeid=module, message=message, location={"path": module, "line": 2})
+    nodeids = list(tests) if collected is None else collected
+    writer.write("collection", count=len(nodeids), nodeids=nodeids)
     for nodeid, outcome in tests.items():
         writer.write(
             "test",
@@ -78,14 +88,56 @@ def test_a_setup_failure_is_reported_once_and_its_errors_are_not_divergences(tmp
     assert "migration app.0002_x (Raw SQL operation) failed on mariadb" in finding.message
 
 
-def test_a_module_that_fails_to_import_on_one_backend_fails_its_tests_there(tmp_path: Path) -> None:
+def test_a_module_that_fails_to_import_on_one_backend_is_one_collection_error(tmp_path: Path) -> None:
     comparison = compare(
         [
             results_file(tmp_path, "sqlite", {"app/tests.py::T::test_a": "passed"}),
-            results_file(tmp_path, "postgresql", {"app/tests.py": "error"}),
+            results_file(
+                tmp_path, "postgresql", {}, collection_errors={"app/tests.py": "ImportError: no psycopg (x.py:2)"}
+            ),
         ]
     )
-    assert [finding.test for finding in comparison.findings] == ["app/tests.py::T::test_a"]
+    # One PT103 naming the module and the backend; its tests are not also a PT104 or PT101 each.
+    [finding] = comparison.findings
+    assert (finding.code, finding.level, finding.test) == ("PT103", "error", "app/tests.py")
+    assert finding.message == "app/tests.py could not be collected on postgresql"
+    assert finding.backends == {"postgresql": {"outcome": "error", "message": "ImportError: no psycopg (x.py:2)"}}
+    assert finding.location == {"path": "app/tests.py", "line": 2}
+    assert not comparison.collected_nothing
+
+
+def test_a_syntax_error_everywhere_is_a_collection_error_not_a_clean_run(tmp_path: Path) -> None:
+    error = {"app/tests.py": "SyntaxError: invalid syntax (app/tests.py:2)"}
+    comparison = compare(
+        [
+            results_file(tmp_path / "a", "sqlite", {}, collection_errors=error),
+            results_file(tmp_path / "b", "mariadb", {}, collection_errors=error),
+        ]
+    )
+    [finding] = comparison.findings
+    assert finding.code == "PT103"
+    assert "on every backend" in finding.message
+    assert not comparison.collected_nothing
+
+
+def test_nothing_collected_anywhere_is_flagged(tmp_path: Path) -> None:
+    comparison = compare([results_file(tmp_path / "a", "sqlite", {}), results_file(tmp_path / "b", "mariadb", {})])
+    assert comparison.findings == []
+    assert comparison.collected_nothing
+
+
+def test_tests_collected_on_one_backend_only_are_named(tmp_path: Path) -> None:
+    comparison = compare(
+        [
+            results_file(tmp_path / "a", "sqlite", {"t.py::a": "passed"}),
+            results_file(tmp_path / "b", "postgresql", {"t.py::a": "passed", "t.py::pg_only": "passed"}),
+        ]
+    )
+    [finding] = comparison.findings
+    assert (finding.code, finding.level) == ("PT104", "note")
+    assert finding.message == "the backends collected different tests: sqlite lacks 1"
+    assert finding.backends["sqlite"]["missing"] == ["t.py::pg_only"]
+    assert finding.backends["postgresql"]["missing"] == []
 
 
 def test_results_with_another_schema_version_are_refused(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def run_migrations_check(
     backends = [statuses[target.name] for target in config.targets]
     findings += partial_results_findings(backends)
     comparison = Comparison(backends=[result.target for result in results], findings=findings)
-    code = exit_code(findings, backends, config.fail_on)
+    code = exit_code(comparison, backends, config.fail_on)
     render_migration_backends(console, backends)
     if show_plan:
         render_plan(console, results)

@@ -65,6 +65,14 @@ def level_summary(findings: list[Finding]) -> str:
 def render_findings(console: Console, comparison: Comparison, fail_on: str | None = None) -> None:
     for warning in comparison.warnings:
         console.print(f"portability: warning: {warning['message']}", style="yellow", markup=False)
+    if not comparison.findings and comparison.collected_nothing:
+        console.print(
+            f"No tests collected on any backend ({', '.join(comparison.backends)}): nothing was tested (exit code "
+            "5); check the test paths ([tool.portability] tests, pytest's testpaths) and the arguments after --",
+            style="red",
+            markup=False,
+        )
+        return
     if not comparison.findings and not comparison.matrix:
         console.print(f"[green]No findings[/] on {', '.join(comparison.backends)}.")
         return
@@ -112,6 +120,8 @@ def render_evidence(console: Console, backends: dict[str, dict]) -> None:
     for backend, evidence in sorted(backends.items()):
         message = evidence.get("message") or ""
         console.print(f"    {backend:<11} {evidence.get('outcome', ''):<8} {message}", markup=False)
+        for nodeid in evidence.get("missing", [])[:5]:
+            console.print(f"      not collected here: {nodeid}", markup=False)
     for backend, evidence in sorted(backends.items()):
         if evidence.get("sql"):
             sql = " ".join(evidence["sql"].split())
