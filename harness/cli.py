@@ -12,7 +12,14 @@ from rich.console import Console
 
 from harness import __version__
 from harness.compare import compare
-from harness.config import load_run_config, read_pyproject, resolve_fail_on
+from harness.config import (
+    check_app_label,
+    check_output_file,
+    check_setting,
+    load_run_config,
+    read_pyproject,
+    resolve_fail_on,
+)
 from harness.errors import EXIT_INTERRUPTED, PortabilityError
 from harness.report.terminal import make_console
 from harness.results import WorkerResults, read_results
@@ -57,27 +64,23 @@ def main() -> None:
 )
 @click.option(
     "--settings",
-    help="Django settings module (default: [tool.portability] settings, DJANGO_SETTINGS_MODULE, the pytest config).",
+    help="Django settings module (default: [tool.portability] settings, DJANGO_SETTINGS_MODULE, the pytest config, "
+    "manage.py).",
 )
 @click.option(
     "--backends", help="Comma-separated targets: sqlite, postgresql, mysql, mariadb (default: all configured)."
 )
 @click.option("--url", "urls", multiple=True, metavar="TARGET=URL", help="Database URL of a target (repeatable).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Backends run at once (default: all).")
-@click.option(
-    "--timeout", type=click.FloatRange(min=1), help="Stop a backend's run after this many seconds (default 3600)."
-)
-@click.option(
-    "--results-dir", type=click.Path(file_okay=False), help="Keep each backend's results file (JSON lines) here."
-)
+# Numbers and paths are taken as text and checked in harness.config: one-line errors, exit 2, before anything runs.
+@click.option("--json", "json_path", metavar="FILE", help="Write the JSON report here.")
+@click.option("--jobs", metavar="N", help="Backends run at once (default: all).")
+@click.option("--timeout", metavar="SECONDS", help="Stop a backend's run after this many seconds (default 3600).")
+@click.option("--results-dir", metavar="DIR", help="Keep each backend's results file (JSON lines) here.")
 @click.option("--no-queries", is_flag=True, help="Do not record and compare the ORM queries of each test.")
-@click.option(
-    "--float-tolerance", type=click.FloatRange(min=0, max=1), help="Relative tolerance for float results (1e-9)."
-)
+@click.option("--float-tolerance", metavar="X", help="Relative tolerance for float results, 0 to 1 (1e-9).")
 @click.option(
     "--stability-runs",
-    type=click.IntRange(min=0),
+    metavar="N",
     help="Run each backend N more times; queries whose results vary between runs are left out.",
 )
 @fail_on_option
@@ -120,8 +123,9 @@ def run(
             stability_runs=stability_runs,
             fail_on=fail_on,
             hash_seed=hash_seed,
+            results_dir=results_dir,
         )
-        return run_suite(config, console, Path(results_dir).resolve() if results_dir else None)
+        return run_suite(config, console, config.results_dir)
 
     _run_command(body)
 
@@ -131,9 +135,9 @@ def run(
 @click.option("--settings", help="Django settings module (resolved as for `run`).")
 @click.option("--backends", help="Comma-separated targets (default: all configured).")
 @click.option("--url", "urls", multiple=True, metavar="TARGET=URL", help="Database URL of a target (repeatable).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Backends checked at once (default: all).")
-@click.option("--results-dir", type=click.Path(file_okay=False), help="Keep each backend's results file here.")
+@click.option("--json", "json_path", metavar="FILE", help="Write the JSON report here.")
+@click.option("--jobs", metavar="N", help="Backends checked at once (default: all).")
+@click.option("--results-dir", metavar="DIR", help="Keep each backend's results file here.")
 @click.option("--app", help="Check only this app's migrations (the others are applied, unchecked).")
 @click.option("--since", metavar="GIT_REV", help="Check only migration files added or changed since this revision.")
 @click.option("--plan", "show_plan", is_flag=True, help="Print each migration's SQL per backend, side by side.")
@@ -159,6 +163,8 @@ def migrations(
     from harness.migrations.check import run_migrations_check
 
     def body(console: Console) -> int:
+        app_label = check_app_label(app)
+        ignored = [item for given in ignore for item in check_setting("migrations_ignore", given, "--ignore")]
         config = load_run_config(
             project_dir=project_dir,
             settings=settings,
@@ -169,16 +175,17 @@ def migrations(
             pytest_args=[],
             fail_on=fail_on,
             hash_seed=hash_seed,
+            results_dir=results_dir,
         )
         configured = read_pyproject(config.project_dir).get("migrations_ignore", [])
         return run_migrations_check(
             config,
             console,
-            app=app,
+            app=app_label,
             since=since,
             show_plan=show_plan,
-            ignore=[*configured, *ignore],
-            results_dir=Path(results_dir).resolve() if results_dir else None,
+            ignore=[*configured, *ignored],
+            results_dir=config.results_dir,
         )
 
     _run_command(body)
@@ -227,14 +234,22 @@ def _merged_hash_seed(files: list[WorkerResults]) -> int | None:
     return next(iter(seeds.values()), None)
 
 
+def _results_files_in(results_dir: str | None) -> list[Path]:
+    """The *.jsonl files of report's --results-dir."""
+    if results_dir is None:
+        return []
+    folder = Path(results_dir)
+    if not folder.is_dir():
+        raise PortabilityError(
+            detail=f"--results-dir {results_dir!r} is not a folder: pass the folder holding the *.jsonl results files"
+        )
+    return sorted(folder.glob("*.jsonl"))
+
+
 @main.command()
 @click.argument("results", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--results-dir", type=click.Path(file_okay=False, path_type=Path), help="Read every *.jsonl file in this folder."
-)
-@click.option(
-    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here."
-)
+@click.option("--results-dir", metavar="DIR", help="Read every *.jsonl file in this folder.")
+@click.option("--json", "json_path", metavar="FILE", help="Write the JSON report here.")
 @fail_on_option
 def report(results, results_dir, json_path, fail_on) -> None:
     """Merge results files written by `pytest --portability-results` (one per backend) into one report.
@@ -246,9 +261,10 @@ def report(results, results_dir, json_path, fail_on) -> None:
     from harness.report.terminal import render_backends, render_findings
 
     console = make_console()
-    paths = list(results) + (sorted(results_dir.glob("*.jsonl")) if results_dir else [])
     try:
         threshold = resolve_fail_on(fail_on, read_pyproject(Path.cwd()))
+        json_path = check_output_file("--json", json_path)
+        paths = list(results) + _results_files_in(results_dir)
         if not paths:
             raise PortabilityError(detail="no results files: pass RESULTS... or --results-dir DIR")
         files = sorted((read_results(path) for path in paths), key=_report_order)
