@@ -36,7 +36,26 @@ def check_settings(module_name: str) -> dict:
         aliases = sorted(settings.DATABASES)
     except BaseException as error:  # noqa: BLE001
         return {"ok": False, "error": f"Django could not set up with settings {module_name!r}: {_describe(error)}"}
-    return {"ok": True, "aliases": aliases}
+    return {"ok": True, "aliases": aliases, "migration_apps": migration_apps()}
+
+
+def migration_apps() -> list[str]:
+    """Labels of the installed apps that have a migrations package (found, not imported)."""
+    import importlib.util
+
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+
+    labels = []
+    for app_config in apps.get_app_configs():
+        module_name, _ = MigrationLoader.migrations_module(app_config.label)
+        try:
+            found = module_name is not None and importlib.util.find_spec(module_name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if found:
+            labels.append(app_config.label)
+    return sorted(labels)
 
 
 def _describe(error: BaseException) -> str:
