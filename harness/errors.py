@@ -44,7 +44,8 @@ class SettingsError(PortabilityError):
 
 
 class BackendUnavailableError(PortabilityError):
-    message_template = "requested backend {target!r} is not reachable at {url}: {reason} (start it with: {hint})"
+    # state: "is not reachable", "cannot log in", ...; failure: its class; hint: what to do; reason: the driver's words.
+    message_template = "requested backend {target!r} {state} at {url} ({failure}): {hint}; driver: {reason}"
     exit_code = EXIT_BACKEND_UNAVAILABLE
 
 

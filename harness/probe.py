@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import socket
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from harness.config import Target
+from harness.config import Target, env_url_name
 from harness.errors import DriverMissingError
 from harness.urls import redact
+from harness.vendors import AUTH_FAILED, OTHER_FAILURE, REFUSED, TIMED_OUT, UNKNOWN_DATABASE, UNKNOWN_HOST, Vendor
+
+# How each class of failure reads in "requested backend 'x' {state} at URL ({class}): {hint}".
+FAILURE_STATES = {AUTH_FAILED: "cannot log in", UNKNOWN_DATABASE: "cannot be used"}
+DEFAULT_FAILURE_STATE = "is not reachable"
+# Classes that mean no server answered at all (a target nobody configured is then left out quietly).
+NO_ANSWER = (REFUSED, TIMED_OUT)
 
 
 @dataclass(frozen=True)
@@ -21,11 +29,26 @@ class ServerInfo:
     product: str | None
     version: str | None
     reachable: bool
+    # The driver's error, one line, no password.
     reason: str = ""
+    # Why it failed (AUTH_FAILED, UNKNOWN_DATABASE, REFUSED, TIMED_OUT, UNKNOWN_HOST, OTHER_FAILURE) ...
+    failure: str = ""
+    # ... and what to do about it.
+    hint: str = ""
 
     @property
     def description(self) -> str:
         return f"{self.product} {self.version}" if self.reachable else "not reachable"
+
+    @property
+    def state(self) -> str:
+        """'is not reachable', 'cannot log in', ...: how the failure reads after the target's name."""
+        return FAILURE_STATES.get(self.failure, DEFAULT_FAILURE_STATE)
+
+    @property
+    def explanation(self) -> str:
+        """The failure in one line: its class, what to do, then the driver's own words."""
+        return f"{self.failure or OTHER_FAILURE}: {self.hint}; driver: {self.reason}"
 
 
 def require_driver(target: Target) -> None:
@@ -51,8 +74,16 @@ def probe(target: Target, timeout: float = 3.0) -> ServerInfo:
     try:
         connection = vendor.connect(target.database, timeout)
     except Exception as error:  # noqa: BLE001 - every driver error means "not reachable"
+        failure = classify_failure(vendor, error)
         return ServerInfo(
-            target.name, vendor.django_vendor, None, None, reachable=False, reason=_one_line(error, target)
+            target.name,
+            vendor.django_vendor,
+            None,
+            None,
+            reachable=False,
+            reason=_one_line(error, target),
+            failure=failure,
+            hint=failure_hint(target, failure, timeout),
         )
     try:
         version_string = _fetch_scalar(connection, vendor.version_query)
@@ -74,3 +105,48 @@ def _fetch_scalar(connection: Any, sql: str) -> Any:
 def _one_line(error: Exception, target: Target) -> str:
     """A driver error as one line, with no password in it."""
     return redact(" ".join(str(error).split()) or type(error).__name__, target.secrets)[:300]
+
+
+def classify_failure(vendor: type[Vendor], error: BaseException) -> str:
+    """Why a connection attempt failed: the class of the driver's error, by its message then its code."""
+    message = str(error)
+    for fragment, failure in vendor.connect_failure_messages.items():
+        if fragment in message:
+            return failure
+    for code in _error_codes(error):
+        if code in vendor.connect_failure_codes:
+            return vendor.connect_failure_codes[code]
+    if isinstance(error, TimeoutError | socket.timeout):
+        return TIMED_OUT
+    if isinstance(error, ConnectionRefusedError):
+        return REFUSED
+    if isinstance(error, socket.gaierror):
+        return UNKNOWN_HOST
+    return OTHER_FAILURE
+
+
+def _error_codes(error: BaseException) -> list[Any]:
+    """The codes a driver error carries: SQLSTATE (psycopg2's pgcode, psycopg's sqlstate), MySQL's number."""
+    codes = [getattr(error, "pgcode", None), getattr(error, "sqlstate", None)]
+    if error.args and isinstance(error.args[0], int):
+        codes.append(error.args[0])
+    return [code for code in codes if code is not None]
+
+
+def failure_hint(target: Target, failure: str, timeout: float) -> str:
+    """What to do about a failed connection to the target, from its vendor's hints for that class."""
+    vendor = target.vendor
+    hints = vendor.connect_failure_hints
+    host = str(target.database.get("HOST") or "127.0.0.1")
+    port = str(target.database.get("PORT") or vendor.default_port or "")
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}" if port else host
+    return hints.get(failure, hints[OTHER_FAILURE]).format(
+        address=address,
+        host=host,
+        port=port,
+        # The drivers take whole seconds, at least one.
+        timeout=max(1, int(timeout)),
+        env=env_url_name(target.name),
+        start=vendor.start_hint,
+        target=target.name,
+    )

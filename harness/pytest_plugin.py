@@ -96,7 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not server.reachable:
         raise pytest.UsageError(
             f"portability: target {name!r} is not reachable at {target.masked_url}: {server.reason} "
-            f"(start it with: {target.vendor.start_hint})"
+            f"({server.failure}: {server.hint})"
         )
     token = os.environ.get(ENV_RUN_TOKEN) or new_run_token()
     writer = ResultsWriter(Path(results_path), target.secrets) if results_path else None

@@ -33,7 +33,15 @@ PYTEST_USAGE_ERROR = 4
 
 
 def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendStatus]]:
-    """Probe every target at once; a requested target that cannot run is an error."""
+    """Probe every target at once; a requested target that cannot run is an error.
+
+    A target nobody configured (its default URL, not in --backends or [tool.portability] backends)
+    where no server answers is left out quietly, and dropped from ``config.targets``: a machine
+    without MySQL is not told so on every run. Any other target that cannot run is listed with
+    the hint that fits its failure.
+    """
+    from harness.config import read_pyproject, split_names
+    from harness.probe import NO_ANSWER
 
     def attempt(target: Target) -> ServerInfo | DriverMissingError:
         try:
@@ -43,7 +51,8 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
 
     with ThreadPoolExecutor(max_workers=len(config.targets) or 1) as pool:
         answers = dict(zip(config.targets, pool.map(attempt, config.targets), strict=True))
-    ready, unavailable = [], {}
+    listed = set(config.requested) | set(split_names(read_pyproject(config.project_dir).get("backends")))
+    ready, unavailable, left_out = [], {}, set()
     for target, answer in answers.items():
         requested = target.name in config.requested
         if isinstance(answer, DriverMissingError):
@@ -62,21 +71,21 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
             if requested:
                 raise BackendUnavailableError(
                     target=target.name,
+                    state=answer.state,
                     url=target.masked_url,
+                    failure=answer.failure,
+                    hint=answer.hint,
                     reason=answer.reason,
-                    hint=target.vendor.start_hint,
                 )
+            if target.url_source == "default" and target.name not in listed and answer.failure in NO_ANSWER:
+                left_out.add(target.name)
+                continue
             unavailable[target.name] = BackendStatus(
-                target.name,
-                answer.vendor,
-                None,
-                None,
-                NOT_REACHABLE,
-                target.masked_url,
-                f"{answer.reason}; start it with `{target.vendor.start_hint}`",
+                target.name, answer.vendor, None, None, NOT_REACHABLE, target.masked_url, answer.explanation
             )
         else:
             ready.append(target)
+    config.targets = [target for target in config.targets if target.name not in left_out]
     return ready, unavailable
 
 

@@ -11,6 +11,17 @@ from typing import Any, ClassVar
 
 from harness.errors import UnknownTargetError
 
+# Why a connection attempt failed (the probe's classes; each has its own hint below).
+AUTH_FAILED, UNKNOWN_DATABASE, REFUSED, TIMED_OUT, UNKNOWN_HOST, OTHER_FAILURE = (
+    "authentication failed",
+    "unknown database",
+    "connection refused",
+    "timed out",
+    "unknown host",
+    "connection failed",
+)
+
+
 
 class Vendor:
     """Facts about one kind of target. Subclasses set the class attributes."""
@@ -32,6 +43,27 @@ class Vendor:
     driver_package: ClassVar[str | None] = None
     # The command a user runs to start a local server for this target.
     start_hint: ClassVar[str] = ""
+    # The port a URL without one connects to.
+    default_port: ClassVar[int | None] = None
+    # Why a connection failed: a fragment of the driver's message → class (checked first, in order) ...
+    connect_failure_messages: ClassVar[dict[str, str]] = {
+        "timeout expired": TIMED_OUT,
+        "timed out": TIMED_OUT,
+        "Connection refused": REFUSED,
+    }
+    # ... then the driver's error code (SQLSTATE, MySQL number) → class; anything else is OTHER_FAILURE.
+    connect_failure_codes: ClassVar[dict[Any, str]] = {}
+    # What to do about each class: {address} {host} {port} {timeout} {env} {start} are filled in.
+    connect_failure_hints: ClassVar[dict[str, str]] = {
+        AUTH_FAILED: "check the user and password in the URL ({env} or --url)",
+        UNKNOWN_DATABASE: "the database does not exist on {address}: create it or fix its name in the URL "
+        "({env} or --url)",
+        REFUSED: "no server answers at {address}: start one (e.g. `{start}` from the django-portability "
+        "repository) or point --url ({env}) at it",
+        TIMED_OUT: "{address} did not answer within {timeout} s: a firewall or a stopped VM?",
+        UNKNOWN_HOST: "the host {host!r} is not known: check the host in the URL ({env} or --url)",
+        OTHER_FAILURE: "check the server at {address} and the URL ({env} or --url)",
+    }
     # Does the target live on a server (so it can be unreachable, and test databases are swept)?
     is_server: ClassVar[bool] = True
     # Longest identifier (table, index, constraint name) the server accepts, in bytes.
@@ -112,6 +144,30 @@ class PostgreSQL(Vendor):
     driver_module = "psycopg2"
     driver_package = "psycopg2-binary"
     start_hint = "docker compose up -d --wait postgresql"
+    default_port = 5432
+    # psycopg2 gives no SQLSTATE for a failed connection: its message says what happened.
+    connect_failure_messages = {
+        "password authentication failed": AUTH_FAILED,
+        "no pg_hba.conf entry": AUTH_FAILED,
+        'role "': AUTH_FAILED,
+        "permission denied": AUTH_FAILED,
+        'database "': UNKNOWN_DATABASE,
+        "timeout expired": TIMED_OUT,
+        "timed out": TIMED_OUT,
+        "could not translate host name": UNKNOWN_HOST,
+        "Connection refused": REFUSED,
+        "No route to host": REFUSED,
+        "could not connect": REFUSED,
+    }
+    # psycopg 3 (and any error raised once connected) carries the SQLSTATE.
+    connect_failure_codes = {"28P01": AUTH_FAILED, "28000": AUTH_FAILED, "3D000": UNKNOWN_DATABASE}
+    connect_failure_hints = {
+        **Vendor.connect_failure_hints,
+        # The probe (like Django's test-database creation) connects to the maintenance database.
+        UNKNOWN_DATABASE: "the database named above does not exist on {address} (the harness connects to the "
+        "maintenance database `postgres`, as Django's test runner does): create it (`createdb postgres`) or "
+        "point --url ({env}) at another server",
+    }
     # PostgreSQL silently truncates longer names (NAMEDATALEN - 1).
     max_identifier_length = 63
     max_database_name_length = 63
@@ -166,6 +222,23 @@ class MySQL(Vendor):
     driver_module = "MySQLdb"
     driver_package = "mysqlclient"
     start_hint = "docker compose up -d --wait mysql"
+    default_port = 3306
+    connect_failure_messages = {
+        # errno 110 (ETIMEDOUT), e.g. 2013 "Lost connection ... reading initial communication packet".
+        "system error: 110": TIMED_OUT,
+        "(110)": TIMED_OUT,
+        "timed out": TIMED_OUT,
+        "timeout": TIMED_OUT,
+    }
+    connect_failure_codes = {
+        1045: AUTH_FAILED,  # access denied (user or password)
+        1044: AUTH_FAILED,  # access denied to the database
+        1698: AUTH_FAILED,  # access denied (e.g. root with unix_socket authentication)
+        1049: UNKNOWN_DATABASE,
+        2002: REFUSED,  # cannot connect (socket, or TCP in MariaDB Connector/C)
+        2003: REFUSED,  # cannot connect over TCP
+        2005: UNKNOWN_HOST,
+    }
     # MySQL rejects identifiers over 64 characters.
     max_identifier_length = 64
     max_database_name_length = 64

@@ -73,7 +73,7 @@ def test_sqlite_url_is_in_memory() -> None:
     [
         ("postgresql", "notaurl", "expected SCHEME://"),
         ("postgresql", "mysql://root@h/x", "does not fit this target"),
-        ("postgresql", "postgres://u:p@host:notaport/db", "not a valid url"),
+        ("postgresql", "postgres://u:p@host:notaport/db", "port 'notaport' is not a number"),
         ("postgresql", "postgres:///db", "no host given"),
         ("mysql", "postgres://h/x", "does not fit this target"),
     ],

@@ -274,10 +274,17 @@ def test_requested_unreachable_backend_exits_3(tmp_path, target, args, hint):
         env=DEFAULT_MYSQL_ENV,
         timeout=CLI_TIMEOUT,
     )
-    assert_one_error_line(result, 3, repr(target), "not reachable", hint)
+    assert_one_error_line(result, 3, repr(target), "not reachable", "(connection refused)", hint)
 
 
-def test_unrequested_unreachable_backend_is_listed_and_run_goes_on(tmp_path):
+@pytest.mark.parametrize(
+    "mysql_url",
+    ["", "mysql://root@127.0.0.1:3307/x"],
+    ids=["default-left-out", "configured-listed"],
+)
+def test_unrequested_unreachable_backend_and_run_goes_on(tmp_path, mysql_url):
+    """Nothing listens on the mysql target's port: left out when nobody configured it, listed when the
+    environment names its URL."""
     project = db_project(tmp_path / "proj")
     tag = new_tag()
     before = non_test_databases()
@@ -290,16 +297,24 @@ def test_unrequested_unreachable_backend_is_listed_and_run_goes_on(tmp_path):
         str(json_path),
         *tagged_urls(tag, *SERVERS),
         cwd=project,
-        env=DEFAULT_MYSQL_ENV,
+        env={"PORTABILITY_MYSQL_URL": mysql_url},
         timeout=CLI_TIMEOUT,
     )
     assert result.returncode == 0, result.output
     assert "Traceback" not in result.output
     mysql_lines = [line for line in result.stdout.splitlines() if "mysql" in line and "not reachable" in line]
-    assert mysql_lines, result.stdout
-    assert any("docker compose up -d --wait mysql" in line for line in mysql_lines), result.stdout
     statuses = {backend["name"]: backend["status"] for backend in read_json(json_path)["backends"]}
-    assert statuses == {"sqlite": "ran", "postgresql": "ran", "mysql": "not reachable", "mariadb": "ran"}
+    if mysql_url:
+        assert any(
+            "connection refused: no server answers at 127.0.0.1:3307" in line
+            and "docker compose up -d --wait mysql" in line
+            and "PORTABILITY_MYSQL_URL" in line
+            for line in mysql_lines
+        ), result.stdout
+        assert statuses == {"sqlite": "ran", "postgresql": "ran", "mysql": "not reachable", "mariadb": "ran"}
+    else:
+        assert not mysql_lines, result.stdout
+        assert statuses == {"sqlite": "ran", "postgresql": "ran", "mariadb": "ran"}
     assert tagged_test_databases(tag) == {"postgresql": set(), "mariadb": set()}
     assert non_test_databases() == before
 
