@@ -76,7 +76,7 @@ def run_migrations_check(
     results_dir: Path | None = None,
 ) -> int:
     """Check the project's migrations on every available target; render; return the exit code."""
-    preflight(config)
+    preflight(config, app=app)
     paths = changed_migration_files(config.project_dir, since) if since else None
     ready, unavailable = probe_targets(config)
     print_run_header(console, config)

@@ -212,9 +212,6 @@ def test_preflight_knows_the_apps_with_migrations(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="harness/migrations/check.py must call preflight(config, app=app) (the lead's file)"
-)
 def test_migrations_app_that_is_not_installed_is_one_line(tmp_path):
     root = write_project(tmp_path / "proj", MIGRATED_PROJECT)
     started = time.monotonic()
