@@ -113,43 +113,42 @@ LISTED_NODEIDS = 20
 
 
 def collection_divergence_findings(results: list[WorkerResults]) -> list[Finding]:
-    """A PT104 when some backend collected tests another did not (modules that failed to import aside)."""
+    """One PT104 per test module whose tests some backend collected and another did not
+    (modules that failed to import are PT103s instead)."""
     collected = {
         worker.target: set(worker.collected_nodeids) for worker in results if worker.collected_nodeids is not None
     }
     if len(collected) < 2:
         return []
     failed_modules = {error["nodeid"] for worker in results for error in worker.collection_errors}
-
-    def explained(nodeid: str) -> bool:
-        return any(nodeid.startswith(module + "::") for module in failed_modules)
-
     everywhere = set.intersection(*collected.values())
-    only = {
-        target: sorted(nodeid for nodeid in nodeids - everywhere if not explained(nodeid))
-        for target, nodeids in collected.items()
-    }
-    missing = {
-        target: sorted(nodeid for nodeid in set.union(*collected.values()) - nodeids if not explained(nodeid))
-        for target, nodeids in collected.items()
-    }
-    if not any(only.values()):
-        return []
-    described = "; ".join(f"{target} lacks {len(missing[target])}" for target in collected if missing[target])
-    return [
-        Finding(
-            kind="collection_divergence",
-            message=f"the backends collected different tests: {described}",
-            backends={
-                target: {
-                    "outcome": "collected",
-                    "message": f"{len(collected[target])} collected, {len(missing[target])} missing here",
-                    "missing": missing[target][:LISTED_NODEIDS],
-                }
-                for target in collected
-            },
+    uneven: dict[str, set[str]] = {}
+    for nodeid in set.union(*collected.values()) - everywhere:
+        module = nodeid.split("::")[0]
+        if module not in failed_modules:
+            uneven.setdefault(module, set()).add(nodeid)
+    findings = []
+    for module, nodeids in sorted(uneven.items()):
+        having = sorted({target for target, ids in collected.items() if ids & nodeids})
+        missing = {target: sorted(nodeids - ids) for target, ids in collected.items() if nodeids - ids}
+        findings.append(
+            Finding(
+                kind="collection_divergence",
+                test=module,
+                location={"path": module, "line": None},
+                message=f"{module}: {len(nodeids)} test(s) collected on {', '.join(having)} "
+                f"but not on {', '.join(sorted(missing))}",
+                backends={
+                    target: {
+                        "outcome": "missing",
+                        "message": f"{len(names)} of them not collected here",
+                        "missing": names[:LISTED_NODEIDS],
+                    }
+                    for target, names in missing.items()
+                },
+            )
         )
-    ]
+    return findings
 
 
 def _divergence_finding(nodeid: str, row: dict[str, TestResult]) -> Finding:

@@ -134,10 +134,11 @@ def test_tests_collected_on_one_backend_only_are_named(tmp_path: Path) -> None:
         ]
     )
     [finding] = comparison.findings
-    assert (finding.code, finding.level) == ("PT104", "note")
-    assert finding.message == "the backends collected different tests: sqlite lacks 1"
-    assert finding.backends["sqlite"]["missing"] == ["t.py::pg_only"]
-    assert finding.backends["postgresql"]["missing"] == []
+    assert (finding.code, finding.level, finding.test) == ("PT104", "note", "t.py")
+    assert finding.message == "t.py: 1 test(s) collected on postgresql but not on sqlite"
+    assert finding.backends == {
+        "sqlite": {"outcome": "missing", "message": "1 of them not collected here", "missing": ["t.py::pg_only"]}
+    }
 
 
 def test_results_with_another_schema_version_are_refused(tmp_path: Path) -> None:

@@ -112,9 +112,10 @@ def test_tests_defined_for_one_backend_only_are_named_as_a_note(tmp_path: Path) 
     result, report = run_with_report(project)
     assert result.returncode == 0, result.output
     [finding] = report["findings"]
-    assert (finding["code"], finding["level"]) == ("PT104", "note")
+    assert (finding["code"], finding["level"], finding["test"]) == ("PT104", "note", "shop/tests.py")
+    assert finding["message"] == "shop/tests.py: 1 test(s) collected on postgresql but not on mariadb, sqlite"
+    assert set(finding["backends"]) == {"sqlite", "mariadb"}
     assert finding["backends"]["sqlite"]["missing"] == ["shop/tests.py::PostgreSQLOnlyTests::test_only_here"]
-    assert finding["backends"]["postgresql"]["missing"] == []
     assert "not collected here: shop/tests.py::PostgreSQLOnlyTests::test_only_here" in result.stdout
 
 

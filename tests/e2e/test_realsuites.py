@@ -151,6 +151,8 @@ DJANGO_GUARDIAN = SuiteSpec(
     ),
 )
 
+POSTGRES_ONLY_MODULE = "core/tests/test_resources/test_modelresource/test_resource_postgres.py"
+
 DJANGO_IMPORT_EXPORT = SuiteSpec(
     package="django-import-export",
     version="4.4.3",
@@ -161,6 +163,14 @@ DJANGO_IMPORT_EXPORT = SuiteSpec(
     pytest_args=("-o", "python_files=test*.py"),
     package_beside_project=True,
     real_findings=(
+        # test_resource_postgres.py defines its array and JSON field test classes only under
+        # `if "postgresql" in settings.DATABASES["default"]["ENGINE"]:` (line 71): five tests exist
+        # on PostgreSQL alone, by design. A note, not a failure.
+        RealFinding(
+            "PT104",
+            f"{POSTGRES_ONLY_MODULE} @ {POSTGRES_ONLY_MODULE}:None",
+            ("mariadb", "sqlite"),
+        ),
         # The import form lists the authors of the `author` fixture without an ORDER BY. The
         # fixture loads pk 11 (George R. R. Martin) before pk 5 (Ian Fleming): PostgreSQL returns
         # its heap in insertion order (11, 5), SQLite its rowid order and InnoDB its clustered
