@@ -149,6 +149,8 @@ class PostgreSQL(Vendor):
     connect_failure_messages = {
         "password authentication failed": AUTH_FAILED,
         "no pg_hba.conf entry": AUTH_FAILED,
+        # The server asks for a password the URL does not give.
+        "no password supplied": AUTH_FAILED,
         'role "': AUTH_FAILED,
         "permission denied": AUTH_FAILED,
         'database "': UNKNOWN_DATABASE,
@@ -164,9 +166,9 @@ class PostgreSQL(Vendor):
     connect_failure_hints = {
         **Vendor.connect_failure_hints,
         # The probe (like Django's test-database creation) connects to the maintenance database.
-        UNKNOWN_DATABASE: "the database named above does not exist on {address} (the harness connects to the "
-        "maintenance database `postgres`, as Django's test runner does): create it (`createdb postgres`) or "
-        "point --url ({env}) at another server",
+        UNKNOWN_DATABASE: "{address} has no maintenance database `postgres` (the harness connects to it, as "
+        "Django's test runner does): create it (`createdb -h {host} -p {port} postgres`) or point --url ({env}) "
+        "at another server",
     }
     # PostgreSQL silently truncates longer names (NAMEDATALEN - 1).
     max_identifier_length = 63

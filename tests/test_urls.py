@@ -243,6 +243,7 @@ FAILURES = [
         lambda: pg_error('FATAL:  no pg_hba.conf entry for host "10.0.0.2", user "app", database "x", no encryption'),
         AUTH_FAILED,
     ),
+    ("pg-no-password", "postgresql", lambda: pg_error("fe_sendauth: no password supplied"), AUTH_FAILED),
     (
         "pg-role",
         "postgresql",

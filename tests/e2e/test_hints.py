@@ -167,7 +167,8 @@ def test_unknown_database(project):
         result,
         "'postgresql' cannot be used at",
         "(unknown database)",
-        "the harness connects to the maintenance database `postgres`",
+        f"127.0.0.1:{server.port} has no maintenance database `postgres`",
+        f"create it (`createdb -h 127.0.0.1 -p {server.port} postgres`)",
         'database "postgres" does not exist',
     )
 
