@@ -198,8 +198,11 @@ def _run_command(body: Callable[[Console], int]) -> None:
         code = body(make_console())
     except PortabilityError as error:
         _fail(error)
-    except KeyboardInterrupt:
-        click.echo("portability: interrupted; this run's test databases were dropped", err=True)
+    except KeyboardInterrupt as interruption:
+        # Only what was checked is said: RunInterrupted knows what is left of the test databases.
+        click.echo("portability: interrupted", err=True)
+        for line in interruption.cleanup_lines() if hasattr(interruption, "cleanup_lines") else []:
+            click.echo(f"portability: {line}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(code)
 
@@ -281,6 +284,35 @@ def report(results, results_dir, json_path, fail_on) -> None:
     if json_path:
         write_json_report(json_path, backends, comparison, code, hash_seed)
     sys.exit(code)
+
+
+@main.command()
+@click.option("--project-dir", default=".", show_default=True, help="Where [tool.portability] is read from.")
+@click.option("--backends", help="Comma-separated targets whose servers are cleaned (default: all configured).")
+@click.option("--url", "urls", multiple=True, metavar="TARGET=URL", help="Database URL of a target (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Only list the test databases that would be dropped.")
+@click.option("--force", is_flag=True, help="Drop them even when their run may still be alive.")
+def clean(project_dir, backends, urls, dry_run, force) -> None:
+    """Drop the test databases that killed or crashed runs left on the servers.
+
+    Only databases the harness marked when it created them, and only when their run is gone
+    (no session connected, worker not running on this host); servers are the ones `run` uses.
+    Exit 0 when none is left.
+    """
+    from harness.cleanup import clean_servers
+    from harness.config import resolve_targets, split_names
+
+    def body(console: Console) -> int:
+        root = Path(project_dir).resolve()
+        if not root.is_dir():
+            raise PortabilityError(detail=f"--project-dir {project_dir!r} is not a directory")
+        requested = split_names(backends)
+        targets = resolve_targets(read_pyproject(root), list(urls), requested)
+        return clean_servers(
+            targets, requested, dry_run=dry_run, force=force, say=lambda text: console.print(text, markup=False)
+        )
+
+    _run_command(body)
 
 
 if __name__ == "__main__":

@@ -7,20 +7,30 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cleanup import drop_leftover_test_databases
+from harness.cleanup import CLEAN_COMMAND, drop_leftover_test_databases, leftover_hint
 from harness.config import ENV_HASH_SEED, RunConfig, Target, check_migration_app, env_url_name
 from harness.databases import ENV_RUN_TOKEN, new_run_token
 from harness.errors import SettingsError
+from harness.lifeline import ENV_PARENT_PID
 from harness.results import ResultsFollower, WorkerResults
 from harness.urls import redact
 
 POLL_SECONDS = 0.05
+# A worker past --timeout gets this long to tear down after SIGINT, then SIGKILL.
 INTERRUPT_GRACE_SECONDS = 20
+# After Ctrl-C or SIGTERM every worker gets this long to drop its test databases, then SIGKILL.
+STOP_GRACE_SECONDS = 4.0
+# How long a killed worker may take to be gone (it cannot refuse SIGKILL).
+KILL_WAIT_SECONDS = 10
+# Connection timeout of the parent's sweep of the test databases a worker left.
+SWEEP_TIMEOUT = 3.0
 # Django's own runner discovers tests in files matching test*.py.
 DJANGO_RUNNER_PATTERN = "test*.py"
 # Environment that would change which tests pytest runs or which plugins it loads.
@@ -41,6 +51,13 @@ class Worker:
     started: float | None = None
     returncode: int | None = None
     timed_out: bool = False
+    # Stopped by Ctrl-C/SIGTERM before it finished (or never started because of it).
+    interrupted: bool = False
+    # Killed with SIGKILL (a second Ctrl-C, or it did not stop within STOP_GRACE_SECONDS).
+    killed: bool = False
+    # The parent's sweep once the worker was gone: what it dropped, or why it could not check.
+    dropped_by_parent: list[str] = field(default_factory=list)
+    sweep_error: str | None = None
     follower: ResultsFollower = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +72,28 @@ class Worker:
             return ""
         text = self.log_path.read_text(errors="replace").strip().splitlines()
         return redact("\n".join(text[-lines:]), self.target.secrets)
+
+    @property
+    def label(self) -> str:
+        return self.target.name + (f" #{self.repeat + 1}" if self.repeat else "")
+
+    def left_databases(self) -> list[str]:
+        """Test databases known to be left on the server (the sweep could not reach it)."""
+        if self.sweep_error is None:
+            return []
+        return list((self.results.lost or {}).get("test_databases") or [])
+
+    def leftover_note(self) -> str:
+        """What is left on the server after the worker and the sweep, and how to drop it ("" if nothing)."""
+        if self.sweep_error is None:
+            return ""
+        names = self.left_databases()
+        if names:
+            return leftover_hint(names, self.target.vendor)
+        return (
+            f"could not check the server for test databases of this run ({self.sweep_error}): any left "
+            f"end with _{self.token}; `{CLEAN_COMMAND}` drops them once the server is back"
+        )
 
     def redact_log(self) -> None:
         """Take the target's password out of the worker's log (a driver error may quote it)."""
@@ -136,7 +175,44 @@ def worker_env(config: RunConfig, worker: Worker) -> dict[str, str]:
     # The URL travels in the environment, never on a command line others can read.
     env[env_url_name(worker.target.name)] = worker.target.url
     env[ENV_RUN_TOKEN] = worker.token
+    # The worker stops, and drops its test databases, when this process goes away (harness.lifeline).
+    env[ENV_PARENT_PID] = str(os.getpid())
     return env
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the run; every worker is gone and its test databases were swept."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        super().__init__("interrupted")
+        self.workers = workers
+
+    @property
+    def killed(self) -> bool:
+        return any(worker.killed for worker in self.workers)
+
+    def cleanup_lines(self) -> list[str]:
+        return cleanup_lines(self.workers)
+
+
+def cleanup_lines(workers: list[Worker]) -> list[str]:
+    """What is true of the run's test databases once its workers are gone (checked, never assumed)."""
+    checked, lines = [], []
+    for worker in workers:
+        if worker.process is None or not worker.target.vendor.is_server:
+            continue
+        if worker.dropped_by_parent:
+            why = "its worker was killed first" if worker.killed else "its worker did not drop them"
+            lines.append(f"dropped on {worker.label}: {', '.join(worker.dropped_by_parent)} ({why})")
+        if worker.sweep_error is None:
+            checked.append(worker.label)
+        else:
+            lines.append(f"{worker.label}: {worker.leftover_note()}")
+    if checked:
+        lines.insert(
+            0, f"no test database of this run is left on {', '.join(checked)} (checked after the workers stopped)"
+        )
+    return lines
 
 
 def run_workers(
@@ -158,6 +234,7 @@ def run_workers(
         for suffix in [f".repeat{repeat}" if repeat else ""]
     ]
     pending = list(workers)
+    interrupted = False
     try:
         while pending or any(worker.returncode is None and worker.process for worker in workers):
             running = [worker for worker in workers if worker.process and worker.returncode is None]
@@ -170,15 +247,21 @@ def run_workers(
             on_progress(workers)
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
-        _stop_all(workers)
-        raise
-    finally:
+        interrupted = True
         for worker in workers:
-            if worker.process is not None:
-                _sweep(worker)
-                worker.redact_log()
-    for worker in workers:
-        worker.follower.poll()
+            worker.interrupted = worker.interrupted or worker.process is None or worker.process.poll() is None
+    finally:
+        # No test database is swept while a worker may still use it: every worker is gone first.
+        _stop_all(workers)
+        with _signals_deferred() as received:
+            for worker in workers:
+                if worker.process is not None:
+                    _sweep(worker)
+                    worker.redact_log()
+                    worker.follower.poll()
+        interrupted = interrupted or bool(received)
+    if interrupted:
+        raise RunInterrupted(workers)
     on_progress(workers)
     return workers
 
@@ -186,6 +269,8 @@ def run_workers(
 def _start(config: RunConfig, worker: Worker, command: list[str]) -> None:
     worker.results_path.unlink(missing_ok=True)
     log = worker.log_path.open("w")
+    # Popen from the main thread only: a worker's parent-death signal follows the thread that forked it.
+    assert threading.current_thread() is threading.main_thread(), "workers are started from the main thread"
     worker.process = subprocess.Popen(
         command,
         cwd=config.project_dir,
@@ -223,14 +308,62 @@ def _interrupt(worker: Worker) -> None:
 
 
 def _stop_all(workers: list[Worker]) -> None:
-    for worker in workers:
-        if worker.process is not None and worker.process.poll() is None:
-            _interrupt(worker)
+    """Stop every running worker at once: SIGINT (it drops its test databases), SIGKILL after
+    STOP_GRACE_SECONDS or at a second Ctrl-C/SIGTERM; return once every one is gone."""
+    running = [worker for worker in workers if worker.process is not None and worker.process.poll() is None]
+    if not running:
+        return
+    for worker in running:
+        worker.interrupted = True
+        _signal_group(worker, signal.SIGINT)
+    try:
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while time.monotonic() < deadline and any(worker.process.poll() is None for worker in running):
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: kill them now
+    with _signals_deferred():
+        for worker in running:
+            if worker.process.poll() is None:
+                worker.killed = True
+                _signal_group(worker, signal.SIGKILL)
+        for worker in running:
+            try:
+                worker.returncode = worker.process.wait(KILL_WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                worker.returncode = worker.process.poll()
+
+
+def _signal_group(worker: Worker, signum: int) -> None:
+    assert worker.process is not None
+    try:
+        os.killpg(worker.process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM only noted (in the yielded list) while the block runs: cleaning up
+    (killing, waiting, dropping test databases) is never cut short."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in previous:
+        signal.signal(signum, lambda number, frame: received.append(number))
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _sweep(worker: Worker) -> None:
-    """Drop any test database this worker's run left behind (a crash, a kill)."""
+    """Drop any test database this worker's run left behind (a crash, a kill); note what could not be checked."""
     try:
-        drop_leftover_test_databases(worker.target, worker.token)
-    except Exception:  # noqa: BLE001,S110 - the server may be gone; nothing of ours can be left then
-        pass
+        worker.dropped_by_parent = drop_leftover_test_databases(worker.target, worker.token, timeout=SWEEP_TIMEOUT)
+        worker.sweep_error = None
+    except Exception as error:  # noqa: BLE001 - the server may be gone: said in the report
+        worker.sweep_error = redact(" ".join(str(error).split()) or type(error).__name__, worker.target.secrets)[:300]

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from harness.cleanup import drop_leftover_test_databases
+from harness import lifeline
+from harness.cleanup import drop_leftover_test_databases, install_markers
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.errors import PortabilityError
@@ -42,6 +43,11 @@ class PortabilityState:
     setup_failure_written: bool = False
     recorder: QueryRecorder | None = None
     rootdir: str = ""
+    # The test databases that exist now (created by Django in this process, not yet dropped).
+    test_databases: set[str] = field(default_factory=set)
+    # The `lost` record once the connection to the server was lost (see _check_connection).
+    lost: dict[str, Any] | None = None
+    uninstall_markers: Any = None
 
 
 STATE_KEY = pytest.StashKey[PortabilityState]()
@@ -102,7 +108,16 @@ def pytest_configure(config: pytest.Config) -> None:
     writer = ResultsWriter(Path(results_path), target.secrets) if results_path else None
     state = PortabilityState(target=target, token=token, server=server, writer=writer, rootdir=str(config.rootpath))
     config.stash[STATE_KEY] = state
+    # Started by `portability run`: stop (and drop the test databases) when it goes away.
+    lifeline.install()
     _point_django_at(target, token)
+    state.uninstall_markers = install_markers(
+        target,
+        token,
+        on_created=state.test_databases.add,
+        on_dropped=state.test_databases.discard,
+        skip_drop=lambda: _server_gone(state),
+    )
     if writer:
         import django
 
@@ -235,6 +250,79 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
         )
 
 
+# ---------------------------------------------------------------- a lost server
+
+# Modules whose exceptions come from the database (driver or Django's wrappers of them).
+DATABASE_ERROR_MODULES = ("django.db", "psycopg2", "psycopg", "MySQLdb", "pymysql")
+# How long a fresh connection may take before the server counts as gone.
+LOST_PROBE_TIMEOUT = 2.0
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    state = _CURRENT.state
+    if state and report.failed and call.excinfo is not None:
+        _check_connection(item, state, call.excinfo.value)
+    return report
+
+
+def _check_connection(item: pytest.Item, state: PortabilityState, error: BaseException) -> None:
+    """A test failed with a database error: if the server no longer answers, the backend is lost.
+
+    The `lost` record is written before the test's own record (which readers then ignore): what
+    fails once the server is gone says nothing about the code. The run stops after this test,
+    and Django does not try to drop test databases on a server that is not there.
+    """
+    if state.lost is not None or not state.target.vendor.is_server or not _is_database_error(error):
+        return
+    answer = probe(state.target, timeout=LOST_PROBE_TIMEOUT)
+    if answer.reachable:
+        return
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    described = " ".join(f"{type(error).__module__}.{type(error).__name__}: {first_line}".split())[:300]
+    state.lost = {
+        "nodeid": item.nodeid,
+        "error": f"{described}; a new connection failed: {answer.reason}",
+        "test_databases": sorted(state.test_databases),
+    }
+    if state.writer:
+        state.writer.write("lost", **state.lost)
+    if state.recorder:
+        # The queries of the test that was running are not the code's either.
+        state.recorder.records.clear()
+        state.recorder.paused = True
+    item.session.shouldstop = (
+        f"portability: the connection to {state.target.name} at {state.target.masked_url} was lost "
+        f"during {item.nodeid} and the server does not answer ({answer.reason}): stopping"
+    )
+    _log_line(item.config, item.session.shouldstop)
+
+
+def _is_database_error(error: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if any(cls.__module__.startswith(DATABASE_ERROR_MODULES) for cls in type(error).__mro__):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _server_gone(state: PortabilityState) -> bool:
+    """Once lost: is the server still away (then dropping a test database would only wait and fail)?"""
+    return state.lost is not None and not probe(state.target, timeout=LOST_PROBE_TIMEOUT).reachable
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    try:
+        return (yield)
+    finally:
+        # The test databases are dropped next: a stop signal must not cut that short.
+        lifeline.entering_cleanup()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> Any:
     recorder = _recorder()
@@ -290,10 +378,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state:
         return
     # Runs after pytest-django's teardown: whatever is left (a failed setup) is dropped here.
+    lifeline.entering_cleanup()
+    _close_connections()
     try:
-        drop_leftover_test_databases(state.target, state.token)
+        timeout = LOST_PROBE_TIMEOUT if state.lost else 5.0
+        drop_leftover_test_databases(state.target, state.token, timeout=timeout)
     except Exception as error:  # noqa: BLE001 - a cleanup problem must not hide the results
         warnings.warn(f"portability: could not drop leftover test databases: {error}", stacklevel=1)
+    if state.uninstall_markers:
+        state.uninstall_markers()
+        state.uninstall_markers = None
     if state.recorder:
         state.recorder.uninstall()
         for failure in state.recorder.finish_session():
@@ -303,6 +397,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.writer.write("finish", exitstatus=int(exitstatus), duration=round(time.monotonic() - state.started, 3))
         state.writer.close()
         state.writer = None
+
+
+def _close_connections() -> None:
+    """Close Django's connections: PostgreSQL waits 5 s, then refuses, to drop a database still in use
+    (a run interrupted while the test database was being built leaves its connection open)."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001,S110 - a broken connection is closed all the same
+            pass
 
 
 def _log_line(config: pytest.Config, text: str) -> None:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 
+import click
 from rich.console import Console
 
 from harness.backends import (
@@ -19,13 +20,13 @@ from harness.backends import (
 )
 from harness.compare import Comparison, compare
 from harness.config import RANDOM_HASH_SEED, RunConfig, Target
-from harness.errors import BackendUnavailableError, DriverMissingError, SettingsError
-from harness.execute import Worker, preflight, run_workers
+from harness.errors import EXIT_INTERRUPTED, BackendUnavailableError, DriverMissingError, SettingsError
+from harness.execute import RunInterrupted, Worker, preflight, run_workers
 from harness.probe import ServerInfo, probe
 from harness.query_compare import nondeterministic_keys
 from harness.report.json_report import write_json_report
 from harness.report.progress import WorkerProgress
-from harness.report.terminal import render_backends, render_findings
+from harness.report.terminal import render_backends, render_findings, render_partial
 from harness.results import WorkerResults
 
 # pytest's exit code for a usage error: the arguments after `--` were not understood.
@@ -102,10 +103,19 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
     holder = nullcontext(str(results_dir)) if results_dir else tempfile.TemporaryDirectory(prefix="portability-")
     with holder as directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
+        interruption: RunInterrupted | None = None
         with WorkerProgress(console) as progress:
-            all_workers = run_workers(config, ready, Path(directory), on_progress=progress.update)
+            try:
+                all_workers = run_workers(config, ready, Path(directory), on_progress=progress.update)
+            except RunInterrupted as stopped:
+                # Every worker is gone and swept: say what is true of the test databases first (a
+                # further Ctrl-C only cuts the partial report short), then report what ran.
+                interruption, all_workers = stopped, stopped.workers
+        if interruption:
+            report_interruption(interruption)
         workers = [worker for worker in all_workers if worker.repeat == 0]
-        _raise_on_pytest_usage_error(workers)
+        if not interruption:
+            _raise_on_pytest_usage_error(workers)
         runs: dict[str, list[WorkerResults]] = {}
         for worker in all_workers:
             if worker.results.header:
@@ -116,11 +126,25 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
         statuses = {**unavailable, **{worker.target.name: worker_status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     comparison.findings.extend(partial_results_findings(backends))
-    code = exit_code(comparison, backends, config.fail_on)
+    code = EXIT_INTERRUPTED if interruption else exit_code(comparison, backends, config.fail_on)
+    render_partial(console, backends, interrupted=interruption is not None)
     render_backends(console, backends)
     render_findings(console, comparison, config.fail_on)
+    render_partial(console, backends, interrupted=interruption is not None)
     write_report_file(console, config, backends, comparison, code)
     return code
+
+
+def report_interruption(interruption: RunInterrupted) -> None:
+    """On stderr: the run was interrupted, and what is (checked, not assumed) of its test databases."""
+    stopped = [worker for worker in interruption.workers if worker.process is not None and worker.interrupted]
+    killed = [worker.label for worker in stopped if worker.killed]
+    line = f"portability: interrupted: stopped {len(stopped)} worker(s)"
+    if killed:
+        line += f" ({', '.join(killed)} killed with SIGKILL)"
+    click.echo(line + "; the report below is partial", err=True)
+    for text in interruption.cleanup_lines():
+        click.echo(f"portability: {text}", err=True)
 
 
 def print_run_header(console: Console, config: RunConfig) -> None:
@@ -157,8 +181,12 @@ def worker_status(worker: Worker) -> BackendStatus:
         worker.results,
         returncode=worker.returncode,
         timed_out=worker.timed_out,
+        interrupted=worker.interrupted,
         log_tail=worker.log_tail(3),
     )
+    note = worker.leftover_note()
+    if note:
+        status.reason = f"{status.reason}; {note}" if status.reason else note
     status.name, status.vendor = worker.target.name, status.vendor or worker.target.vendor.django_vendor
     status.url = status.url or worker.target.masked_url
     return status

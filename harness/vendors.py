@@ -113,6 +113,24 @@ class Vendor:
     # How to quote a database name in DDL.
     quote_template: ClassVar[str] = '"{}"'
 
+    # How the harness marks a test database it created, so `portability clean` can tell it from
+    # any other database (a name pattern alone is not proof): see harness.cleanup.Marker.
+    # SQL listing the sessions connected to a database (one %s: its name): a live run is connected.
+    sessions_query: ClassVar[str] = ""
+
+    @classmethod
+    def mark_test_database(cls, cursor: Any, name: str, marker: str) -> None:
+        """Attach ``marker`` to the test database ``name`` (just created by this run)."""
+
+    @classmethod
+    def unmark_test_database(cls, cursor: Any, name: str) -> None:
+        """Forget the marker of a test database that was dropped (when it outlives the database)."""
+
+    @classmethod
+    def marked_test_databases(cls, cursor: Any) -> dict[str, str]:
+        """The existing databases that carry a harness marker, with the marker's text."""
+        return {}
+
 
 class SQLite(Vendor):
     target = "sqlite"
@@ -192,6 +210,23 @@ class PostgreSQL(Vendor):
     version_query = "SHOW server_version"
     list_databases_query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
     quote_template = '"{}"'
+    sessions_query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+
+    # The marker is the database's comment (COMMENT ON DATABASE; dropped with the database).
+    @classmethod
+    def mark_test_database(cls, cursor: Any, name: str, marker: str) -> None:
+        cursor.execute(f"COMMENT ON DATABASE {cls.quote_template.format(name)} IS %s", [marker])
+
+    @classmethod
+    def marked_test_databases(cls, cursor: Any) -> dict[str, str]:
+        from harness.cleanup import MARKER_PREFIX
+
+        cursor.execute(
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE shobj_description(oid, 'pg_database') LIKE %s",
+            [MARKER_PREFIX + "%"],
+        )
+        return {name: comment for name, comment in cursor.fetchall()}
 
     @classmethod
     def product_from_version_string(cls, version_string: str) -> tuple[str, str]:
@@ -275,6 +310,48 @@ class MySQL(Vendor):
     test_settings = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     list_databases_query = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
     quote_template = "`{}`"
+    sessions_query = "SELECT count(*) FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()"
+
+    # MySQL has no database comment: the markers live in a small harness-owned database, never in
+    # the test database itself (tests may introspect it). A row outliving its database is stale.
+    registry_database: ClassVar[str] = "portability_registry"
+    registry_table: ClassVar[str] = "`portability_registry`.`test_databases`"
+    # Errors meaning the registry does not exist yet: unknown database, unknown table.
+    registry_missing_errors: ClassVar[tuple[int, ...]] = (1049, 1146)
+
+    @classmethod
+    def mark_test_database(cls, cursor: Any, name: str, marker: str) -> None:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{cls.registry_database}`")
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {cls.registry_table} "
+            "(name VARCHAR(64) NOT NULL PRIMARY KEY, marker VARCHAR(512) NOT NULL) ENGINE=InnoDB"
+        )
+        cursor.execute(f"REPLACE INTO {cls.registry_table} (name, marker) VALUES (%s, %s)", [name, marker])
+
+    @classmethod
+    def unmark_test_database(cls, cursor: Any, name: str) -> None:
+        try:
+            cursor.execute(f"DELETE FROM {cls.registry_table} WHERE name = %s", [name])
+        except Exception as error:
+            if _error_code(error) not in cls.registry_missing_errors:
+                raise
+
+    @classmethod
+    def marked_test_databases(cls, cursor: Any) -> dict[str, str]:
+        try:
+            cursor.execute(
+                f"DELETE FROM {cls.registry_table} WHERE name NOT IN "
+                "(SELECT schema_name FROM information_schema.schemata)"
+            )
+            cursor.execute(
+                f"SELECT r.name, r.marker FROM {cls.registry_table} r "
+                "JOIN information_schema.schemata s ON s.schema_name = r.name"
+            )
+        except Exception as error:
+            if _error_code(error) in cls.registry_missing_errors:
+                return {}
+            raise
+        return {name: marker for name, marker in cursor.fetchall()}
 
     @classmethod
     def product_from_version_string(cls, version_string: str) -> tuple[str, str]:
@@ -301,6 +378,15 @@ class MariaDB(MySQL):
     url_schemes = ("mariadb", "mysql", "mysql2")
     default_url = "mysql://root@127.0.0.1:3306/portability"
     start_hint = "docker compose up -d --wait mariadb"
+
+
+def _error_code(error: BaseException) -> Any:
+    """The driver's error number (MySQLdb: args[0]), also through Django's wrapper (__cause__)."""
+    for candidate in (error, error.__cause__):
+        args = getattr(candidate, "args", ())
+        if args and isinstance(args[0], int):
+            return args[0]
+    return None
 
 
 def vendor_for_target(name: str) -> type[Vendor]:

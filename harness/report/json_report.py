@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from harness import __version__
-from harness.backends import BackendStatus
+from harness.backends import COMPLETE, NEVER_STARTED, BackendStatus
 from harness.compare import Comparison
 
 REPORT_SCHEMA_VERSION = 1
@@ -21,6 +21,8 @@ def build_report(
         "tool": {"name": "portability", "version": __version__},
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "exit_code": exit_code,
+        # True when a backend's results stop before its run finished (interrupted, lost, timed out, crashed).
+        "partial": any(backend.status not in COMPLETE | NEVER_STARTED for backend in backends),
         "hash_seed": hash_seed,
         "backends": [backend.to_dict() for backend in backends],
         "tests": [

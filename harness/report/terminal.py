@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.backends import RAN, BackendStatus
+from harness.backends import COMPLETE, NEVER_STARTED, RAN, BackendStatus
 from harness.compare import Comparison
 from harness.findings import LEVELS, Finding, findings_exit_code
 from harness.results import ERROR, FAILED, PASSED, SKIPPED, XFAILED, XPASSED
@@ -53,6 +53,22 @@ def render_backends(console: Console, backends: list[BackendStatus]) -> None:
     for backend in backends:
         if backend.reason:
             console.print(f"  {backend.name}: {backend.status} at {backend.url}: {backend.reason}", markup=False)
+
+
+def partial_backends(backends: list[BackendStatus]) -> list[BackendStatus]:
+    """Backends that started but whose results are partial (interrupted, lost, timed out, crashed)."""
+    return [backend for backend in backends if backend.status not in COMPLETE | NEVER_STARTED]
+
+
+def render_partial(console: Console, backends: list[BackendStatus], interrupted: bool = False) -> None:
+    """A banner when the report covers only part of the run: never mistaken for a clean one."""
+    partial = partial_backends(backends)
+    if not interrupted and not partial:
+        return
+    what = "interrupted" if interrupted else ", ".join(f"{backend.name} {backend.status}" for backend in partial)
+    console.print(
+        f"PARTIAL: {what}: these results cover only the tests that ran before the stop", style="bold red", markup=False
+    )
 
 
 def level_summary(findings: list[Finding]) -> str:

@@ -110,8 +110,15 @@ def tagged_urls(tag: str, *targets: str) -> list[str]:
     return args
 
 
+# The harness's own database on MySQL/MariaDB, where it marks the test databases it creates.
+REGISTRY_DATABASE = "portability_registry"
+
+
 def non_test_databases() -> dict[str, set[str]]:
-    return {target: {name for name in server_databases(target) if not name.startswith("test_")} for target in SERVERS}
+    return {
+        target: {name for name in server_databases(target) if not name.startswith("test_")} - {REGISTRY_DATABASE}
+        for target in SERVERS
+    }
 
 
 def tagged_test_databases(tag: str) -> dict[str, set[str]]:
