@@ -389,3 +389,49 @@ def test_url_item_without_target_name_never_shows_the_password(item):
     with pytest.raises(PortabilityError) as raised:
         resolve_targets({}, [item], ["postgresql"])
     assert_hidden(str(raised.value), SIMPLE)
+
+
+# ---------------------------------------------------------------- which unusable targets are listed
+
+
+def probe_run(tmp_path, monkeypatch, pyproject: str, backends: str | None = None, urls: tuple[str, ...] = ()):
+    from harness.config import env_url_name, load_run_config
+    from harness.runner import probe_targets
+    from harness.vendors import known_targets
+
+    for name in known_targets():
+        monkeypatch.delenv(env_url_name(name), raising=False)
+    (tmp_path / "pyproject.toml").write_text(f"[tool.portability]\nprobe_timeout = 1\n{pyproject}")
+    config = load_run_config(
+        project_dir=str(tmp_path),
+        settings="settings",
+        backends=backends,
+        urls=list(urls),
+        jobs=None,
+        json_path=None,
+        pytest_args=[],
+    )
+    ready, unavailable = probe_targets(config)
+    return config, ready, unavailable
+
+
+def test_a_default_target_nobody_configured_is_left_out_when_nothing_answers(tmp_path, monkeypatch):
+    from tests.servers import free_port
+
+    # mysql keeps its default URL (port 3307: nothing listens there on the test machines).
+    port = free_port()
+    config, ready, unavailable = probe_run(
+        tmp_path,
+        monkeypatch,
+        'backends = ["sqlite", "postgresql", "mysql"]\n',
+        urls=(f"postgresql=postgres://u@127.0.0.1:{port}/x",),
+    )
+    # Named in [tool.portability] backends: listed, each with its class's hint.
+    assert [target.name for target in ready] == ["sqlite"]
+    assert set(unavailable) == {"postgresql", "mysql"}
+    assert unavailable["mysql"].reason.startswith("connection refused: no server answers at 127.0.0.1:3307")
+    assert f"127.0.0.1:{port}" in unavailable["postgresql"].reason
+
+    config, ready, unavailable = probe_run(tmp_path, monkeypatch, "")
+    assert "mysql" not in unavailable
+    assert "mysql" not in [target.name for target in config.targets]
