@@ -292,10 +292,7 @@ def _check_connection(item: pytest.Item, state: PortabilityState, error: BaseExc
         # The queries of the test that was running are not the code's either.
         state.recorder.records.clear()
         state.recorder.paused = True
-    item.session.shouldstop = (
-        f"portability: the connection to {state.target.name} at {state.target.masked_url} was lost "
-        f"during {item.nodeid} and the server does not answer ({answer.reason}): stopping"
-    )
+    item.session.shouldstop = f"portability: {state.target.name} server gone during {item.nodeid}: stopping"
     _log_line(item.config, item.session.shouldstop)
 
 
