@@ -514,7 +514,9 @@ def resolve_targets(table: dict[str, Any], cli_urls: list[str], requested: list[
     on_cli: set[str] = set()
     for item in cli_urls:
         name, sep, url = (part.strip() for part in item.partition("="))
-        if not sep or not url:
+        # A URL given without TARGET= splits at a '=' of its own (a query string, a password):
+        # what comes before it is no target name, and may hold the password.
+        if not sep or not url or not name.isidentifier():
             raise ConfigError(detail=f"--url expects TARGET=URL, got {mask_url(item)!r}")
         if name not in known_targets():
             raise ConfigError(

@@ -372,11 +372,6 @@ def test_unavailable_error_is_one_line_with_the_class_hint():
     assert error.exit_code == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="harness/config.py resolve_targets quotes the part before '=' of a --url item as the unknown target's "
-    "name unmasked (a URL with a query string or a '=' in its password, given without TARGET=)",
-)
 @pytest.mark.parametrize(
     "item",
     [f"postgres://app:{SIMPLE}@{HOST}:5432/x?sslmode=disable", f"postgres://app:{SIMPLE[:6]}={SIMPLE[6:]}@{HOST}/x"],
