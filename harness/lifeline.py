@@ -52,6 +52,8 @@ def parent_pid_from_env() -> int | None:
 def install() -> bool:
     """Tie this process to the parent named in the environment; False when there is none."""
     parent = parent_pid_from_env()
+    # Not inherited: a process the tests start (an xdist worker, a nested pytest) has another parent.
+    os.environ.pop(ENV_PARENT_PID, None)
     if parent is None or threading.current_thread() is not threading.main_thread():
         return False
     STATE.parent_pid = parent
@@ -108,5 +110,5 @@ def _say(text: str) -> None:
     try:
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: a reentrant write from a signal handler
         pass
