@@ -11,6 +11,8 @@ from harness.report.terminal import level_summary
 EXPECTED_LEVELS = {
     "PT101": "error",
     "PT102": "error",
+    "PT103": "error",
+    "PT104": "note",
     "PT201": "warning",
     "PT202": "warning",
     "PT203": "warning",
