@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.cleanup import CLEAN_COMMAND
 from harness.compare import Comparison
 from harness.errors import EXIT_BACKEND_UNAVAILABLE, EXIT_NO_TESTS, EXIT_SAME
 from harness.findings import Finding, findings_exit_code
@@ -80,8 +81,11 @@ def derive_status(
     """
     status, reason = _status_and_reason(results, returncode, timed_out, interrupted)
     header = results.header
-    if log_tail and status not in COMPLETE:
+    if log_tail and status not in COMPLETE and status != LOST:
         reason = f"{reason}; last output: {' / '.join(log_tail.splitlines()[-3:])}"
+    if status == LOST and returncode is None and results.lost.get("test_databases"):
+        # Only the file is known (`report`): the databases it names may still be on the server.
+        reason = f"{reason}; {lost_databases_note(results)}"
     return BackendStatus(
         name=results.target,
         vendor=header.get("vendor", ""),
@@ -121,6 +125,11 @@ def _status_and_reason(
     if results.setup_failures:
         return SETUP_FAILED, ""
     return RAN, ""
+
+
+def lost_databases_note(results: WorkerResults) -> str:
+    names = ", ".join(results.lost["test_databases"])
+    return f"test database(s) that may be left on the server: {names}; `{CLEAN_COMMAND}` drops them once it is back"
 
 
 def _exited(returncode: int | None) -> str:

@@ -98,3 +98,11 @@ def test_nothing_collected_anywhere_exits_5(tmp_path: Path) -> None:
     backend = derive_status(read_results(write_results(tmp_path / "postgresql.jsonl", finish=5, tests=-1)))
     comparison = Comparison(backends=["postgresql"], collected_nothing=True)
     assert exit_code(comparison, [backend], "warning") == 5
+
+
+def test_report_of_lost_results_names_the_databases_that_may_be_left(tmp_path: Path) -> None:
+    backend = derive_status(read_results(write_results(tmp_path / "postgresql.jsonl", lost=True)))
+    assert backend.status == "lost"
+    assert backend.reason.endswith(
+        "; test database(s) that may be left on the server: x; `portability clean` drops them once it is back"
+    )

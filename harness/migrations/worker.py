@@ -16,6 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from harness import lifeline
+from harness.cleanup import install_markers
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.probe import probe
@@ -34,6 +36,8 @@ def main() -> None:
     parser.add_argument("--check-app", help="check only this app's migrations")
     parser.add_argument("--check-path", action="append", default=None, help="check only migrations in these files")
     args = parser.parse_args()
+    # Stop (and drop the test database) when `portability` dies or is interrupted.
+    lifeline.install()
     vendor = vendor_for_target(args.target)
     url = os.environ.get(env_url_name(args.target)) or vendor.default_url
     target = Target(name=args.target, url=url, url_source="worker", database=parse_target_url(args.target, url))
@@ -63,6 +67,8 @@ class MigrationCheck:
 
         settings.DATABASES = databases_for_target(settings.DATABASES, self.target, self.token)
         django.setup()
+        # The test database carries a marker, so `portability clean` can tell it from anything else.
+        install_markers(self.target, self.token)
         server = probe(self.target)
         self.writer.write(
             "header",
@@ -84,6 +90,7 @@ class MigrationCheck:
         try:
             self._check(connection)
         finally:
+            lifeline.entering_cleanup()
             connection.close()
             if self.target.vendor.is_server:
                 connection.creation._destroy_test_db(test_name, verbosity=0)

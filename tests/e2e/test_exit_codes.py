@@ -159,6 +159,8 @@ def test_report_of_partial_results_is_never_clean(tmp_path: Path, damage, status
     assert (finding["code"], finding["details"]["status"]) == ("PT102", status)
     assert "migration" not in finding["hint"]
     assert "No findings" not in result.output
+    assert f"PARTIAL: sqlite {status}" in result.stdout
+    assert report["partial"] is True
 
 
 def test_report_of_a_truncated_file_is_partial(tmp_path: Path) -> None:
