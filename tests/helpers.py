@@ -45,6 +45,28 @@ def write_project(root: Path, files: dict[str, str], apps: tuple[str, ...] = ("s
     return root
 
 
+def initial_migration(**fields: str) -> str:
+    """A ``0001_initial`` migration creating ``Item`` with an auto id and the given fields
+    (name -> field expression, e.g. ``code="models.CharField(max_length=20)"``)."""
+    auto_id = 'models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")'
+    indent = "\n" + " " * 20
+    columns = "".join(f"{indent}({name!r}, {field})," for name, field in {"id": auto_id, **fields}.items())
+    return f"""
+    from django.db import migrations, models
+
+
+    class Migration(migrations.Migration):
+        initial = True
+        operations = [
+            migrations.CreateModel(
+                "Item",
+                [{columns}
+                ],
+            ),
+        ]
+"""
+
+
 @dataclass
 class CliResult:
     returncode: int

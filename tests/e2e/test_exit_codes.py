@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import read_json, run_portability, run_with_report, server_urls, write_project
+from tests.helpers import initial_migration, read_json, run_portability, run_with_report, server_urls, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -191,22 +191,7 @@ CRASHING_MIGRATION = """
         operations = [migrations.RunPython(crash_on_mariadb, migrations.RunPython.noop)]
 """
 
-INITIAL = """
-    from django.db import migrations, models
-
-
-    class Migration(migrations.Migration):
-        initial = True
-        operations = [
-            migrations.CreateModel(
-                "Item",
-                [
-                    ("id", models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                    ("code", models.CharField(max_length=20)),
-                ],
-            ),
-        ]
-"""
+INITIAL = initial_migration(code="models.CharField(max_length=20)")
 
 
 def test_a_migrations_worker_that_crashes_is_reported_not_clean(tmp_path: Path) -> None:

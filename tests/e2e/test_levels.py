@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.results import SCHEMA_VERSION, ResultsWriter
-from tests.helpers import read_json, run_portability, server_urls, write_project
+from tests.helpers import initial_migration, read_json, run_portability, server_urls, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -97,22 +97,7 @@ def test_a_bad_fail_on_is_one_line_and_exit_2(tmp_path: Path, command: str, args
     assert line.startswith("portability: error: ") and said in line
 
 
-INITIAL = """
-    from django.db import migrations, models
-
-    class Migration(migrations.Migration):
-        initial = True
-        operations = [
-            migrations.CreateModel(
-                "Item",
-                [
-                    ("id", models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                    ("code", models.CharField(max_length=20)),
-                    ("note", models.CharField(max_length=20, default="")),
-                ],
-            ),
-        ]
-"""
+INITIAL = initial_migration(code="models.CharField(max_length=20)", note='models.CharField(max_length=20, default="")')
 
 DROP_NOTE = """
     from django.db import migrations

@@ -7,28 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, read_json, run_portability, server_urls, write_project
+from tests.helpers import REPO, initial_migration, read_json, run_portability, server_urls, write_project
 
 pytestmark = pytest.mark.e2e
 
 ALL_THREE = "sqlite,postgresql,mariadb"
 
-INITIAL = """
-    from django.db import migrations, models
-
-    class Migration(migrations.Migration):
-        initial = True
-        operations = [
-            migrations.CreateModel(
-                "Item",
-                [
-                    ("id", models.AutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    )),
-                    ("code", models.CharField(max_length=20))],
-            ),
-        ]
-"""
+INITIAL = initial_migration(code="models.CharField(max_length=20)")
 
 MODELS = """
     from django.db import models

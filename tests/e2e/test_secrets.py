@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import CliResult, read_json, run_portability, write_project
+from tests.helpers import CliResult, initial_migration, read_json, run_portability, write_project
 from tests.servers import ThrowawayMariaDB, ThrowawayPostgreSQL, throwaway_mariadb, throwaway_postgresql
 
 pytestmark = pytest.mark.e2e
@@ -57,22 +57,7 @@ MODELS = """\
         name = models.CharField(max_length=20)
 """
 
-INITIAL = """\
-    from django.db import migrations, models
-
-
-    class Migration(migrations.Migration):
-        initial = True
-        operations = [
-            migrations.CreateModel(
-                "Item",
-                [
-                    ("id", models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                    ("name", models.CharField(max_length=20)),
-                ],
-            ),
-        ]
-"""
+INITIAL = initial_migration(name="models.CharField(max_length=20)")
 
 DB_TEST = """\
     import pytest
