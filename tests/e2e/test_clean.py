@@ -62,6 +62,9 @@ def start_worker(project: Path, target: str, url: str, token: str, log: Path) ->
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            # A test run started in the background (as CI may) inherits SIGINT ignored; the
+            # worker must take the SIGINT the test sends it, as one at a terminal would.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
 
