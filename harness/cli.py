@@ -12,14 +12,8 @@ from rich.console import Console
 
 from harness import __version__
 from harness.compare import compare
-from harness.config import (
-    check_app_label,
-    check_output_file,
-    check_setting,
-    load_run_config,
-    read_pyproject,
-    resolve_fail_on,
-)
+from harness.config import load_run_config, read_pyproject, resolve_fail_on
+from harness.config_schema import check_app_label, check_output_file, check_setting
 from harness.errors import EXIT_INTERRUPTED, PortabilityError
 from harness.report.terminal import make_console
 from harness.results import WorkerResults, read_results

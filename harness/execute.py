@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cleanup import CLEAN_COMMAND, drop_leftover_test_databases, leftover_hint
-from harness.config import ENV_HASH_SEED, RunConfig, Target, check_migration_app, env_url_name
+from harness.config import ENV_HASH_SEED, RunConfig, Target, env_url_name
+from harness.config_schema import check_migration_app
 from harness.databases import ENV_RUN_TOKEN, new_run_token
 from harness.errors import SettingsError
 from harness.lifeline import ENV_PARENT_PID

@@ -18,7 +18,7 @@ from typing import Any
 
 import dj_database_url
 
-from harness.errors import MalformedUrlError
+from harness.errors import ConfigError, MalformedUrlError, UnknownTargetError
 from harness.vendors import Vendor, vendor_for_target
 
 dj_database_url.register("mariadb", "django.db.backends.mysql")
@@ -209,3 +209,13 @@ def _bad_port(hostinfo: str) -> str | None:
     if not colon or not port:
         return None
     return None if port.isascii() and port.isdigit() and int(port) <= 65535 else port
+
+
+def parse_configured_url(target: str, url: str, source: str) -> dict[str, Any]:
+    """parse_target_url, its error saying where the URL came from (--url, an environment variable, pyproject)."""
+    try:
+        return parse_target_url(target, url)
+    except MalformedUrlError as error:
+        raise MalformedUrlError(**{**error.fields, "reason": f"{error.fields['reason']} (URL from {source})"}) from None
+    except UnknownTargetError as error:
+        raise ConfigError(detail=f"{source}: {error}") from None

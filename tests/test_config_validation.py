@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import check_table, load_run_config, read_pyproject
+from harness.config import load_run_config, read_pyproject
+from harness.config_schema import check_table
 from harness.errors import PortabilityError
 from tests.helpers import PORTABILITY, CliResult, run_portability, write_project
 
