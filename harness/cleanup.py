@@ -10,6 +10,9 @@ the harness made a database, so every test database is *marked* when it is creat
 :class:`Marker`; where the marker lives is the vendor's business: PostgreSQL's database
 comment, a registry table on MySQL/MariaDB), and ``clean`` drops only marked databases
 whose run is gone.
+
+Kept test databases (``--reuse-db``, see :mod:`harness.reuse`) carry no run token, so no sweep
+drops them; their marker says ``kept=<signature>`` and ``clean`` drops them when no run uses them.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import socket
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from harness.config import Target
+from harness.databases import run_suffix
 
 # The LIKE pattern of the test databases one run created on one target.
 TEST_DATABASE_PATTERN = "test\\_%\\_{token}"
@@ -33,25 +37,36 @@ MARKER_PREFIX = "portability test database"
 CLEAN_COMMAND = "portability clean"
 
 
-def leftover_test_databases(target: Target, token: str, timeout: float = 5.0) -> list[str]:
-    """List the test databases with this run's token still on the target's server."""
+def like_literal(text: str) -> str:
+    """``text`` matched literally by LIKE (its ``_`` and ``%`` escaped)."""
+    return text.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
+def leftover_test_databases(
+    target: Target, token: str, timeout: float = 5.0, xdist_worker: str | None = None
+) -> list[str]:
+    """List the test databases with this run's token still on the target's server (with ``xdist_worker``:
+    only that xdist worker's, ``test_%_gw0_<token>``; without: every process of the run's)."""
     vendor = target.vendor
     if not vendor.is_server:
         return []
+    suffix = run_suffix(token, xdist_worker)
     connection = vendor.connect(target.database, timeout)
     try:
         cursor = connection.cursor()
-        cursor.execute(vendor.list_databases_query, [TEST_DATABASE_PATTERN.format(token=token)])
+        cursor.execute(vendor.list_databases_query, [TEST_DATABASE_PATTERN.format(token=like_literal(suffix))])
         names = [row[0] for row in cursor.fetchall()]
         cursor.close()
     finally:
         connection.close()
-    return [name for name in names if name.startswith("test_") and name.endswith(f"_{token}")]
+    return [name for name in names if name.startswith("test_") and name.endswith(f"_{suffix}")]
 
 
-def drop_leftover_test_databases(target: Target, token: str, timeout: float = 5.0) -> list[str]:
+def drop_leftover_test_databases(
+    target: Target, token: str, timeout: float = 5.0, xdist_worker: str | None = None
+) -> list[str]:
     """Drop what :func:`leftover_test_databases` finds; return the names dropped."""
-    names = leftover_test_databases(target, token, timeout)
+    names = leftover_test_databases(target, token, timeout, xdist_worker)
     if not names:
         return []
     vendor = target.vendor
@@ -84,36 +99,64 @@ def leftover_hint(names: list[str] | tuple[str, ...], vendor: Any) -> str:
 # ---------------------------------------------------------------- markers
 
 
+# The states of a kept test database: READY once a run ended cleanly with it (the next run may reuse
+# it); BUSY while a run builds or uses it (found so by a later run: that run died, so it is rebuilt).
+READY, BUSY = "ready", "busy"
+
+
 @dataclass(frozen=True)
 class Marker:
-    """Who created a test database: the run's token, the worker's pid and host, and when."""
+    """Who created a test database: the run's token, the worker's pid and host, and when.
+
+    A kept test database (--reuse-db) also carries its signature (``kept``) and ``state``.
+    """
 
     token: str
     pid: int
     host: str
     created: str
+    kept: str | None = None
+    state: str | None = None
 
     @classmethod
-    def for_this_process(cls, token: str) -> Marker:
+    def for_this_process(cls, token: str, kept: str | None = None, state: str | None = None) -> Marker:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        return cls(token=token, pid=os.getpid(), host=socket.gethostname(), created=created)
+        return cls(token=token, pid=os.getpid(), host=socket.gethostname(), created=created, kept=kept, state=state)
+
+    def with_state(self, state: str) -> Marker:
+        return replace(self, state=state)
 
     @property
     def text(self) -> str:
-        return f"{MARKER_PREFIX} run={self.token} pid={self.pid} host={self.host} created={self.created}"
+        text = f"{MARKER_PREFIX} run={self.token} pid={self.pid} host={self.host} created={self.created}"
+        return text + (f" kept={self.kept} state={self.state}" if self.kept else "")
 
     @classmethod
     def parse(cls, text: str | None) -> Marker | None:
         match = re.fullmatch(
-            re.escape(MARKER_PREFIX) + r" run=(\w+) pid=(\d+) host=(\S+) created=(\S+)", (text or "").strip()
+            re.escape(MARKER_PREFIX) + r" run=(\w+) pid=(\d+) host=(\S+) created=(\S+)(?: kept=(\w+) state=(\w+))?",
+            (text or "").strip(),
         )
         if not match:
             return None
-        token, pid, host, created = match.groups()
-        return cls(token=token, pid=int(pid), host=host, created=created)
+        token, pid, host, created, kept, state = match.groups()
+        return cls(token=token, pid=int(pid), host=host, created=created, kept=kept, state=state)
 
     def describe(self) -> str:
+        if self.kept:
+            built = f"built by run {self.token} on {self.host}, {self.created}"
+            return f"kept, signature {self.kept[:12]}, {self.state}; {built}"
         return f"run {self.token}, pid {self.pid} on {self.host}, created {self.created}"
+
+
+class KeptDatabases(Protocol):
+    """What install_markers asks of --reuse-db (harness.reuse.KeptDatabases)."""
+
+    def owns(self, name: str) -> bool: ...
+
+    def before_create(self, name: str) -> None: ...
+
+    def after_create(self, name: str) -> None: ...
 
 
 def install_markers(
@@ -122,11 +165,13 @@ def install_markers(
     on_created: Callable[[str], None] = lambda name: None,
     on_dropped: Callable[[str], None] = lambda name: None,
     skip_drop: Callable[[], bool] = lambda: False,
+    kept: KeptDatabases | None = None,
 ) -> Callable[[], None]:
     """Mark every test database Django creates in this process; return the function that undoes it.
 
     ``on_created``/``on_dropped`` follow the test databases that exist; when ``skip_drop()`` is
     true (the server is gone), Django's drop is not attempted: it would only wait and fail.
+    A test database ``kept`` owns (--reuse-db) is reused or rebuilt, and marked, by ``kept``.
     """
     from django.db.backends.base.creation import BaseDatabaseCreation
 
@@ -135,8 +180,14 @@ def install_markers(
     original_destroy = BaseDatabaseCreation._destroy_test_db
 
     def _create_test_db(creation: Any, verbosity: int, autoclobber: bool, keepdb: bool = False) -> str:
+        ours = creation.connection.vendor == vendor.django_vendor and vendor.is_server
+        if ours and kept is not None and kept.owns(creation._get_test_db_name()):
+            kept.before_create(creation._get_test_db_name())
+            name = original_create(creation, verbosity, autoclobber, True)
+            kept.after_create(name)
+            return name
         name = original_create(creation, verbosity, autoclobber, keepdb)
-        if keepdb or creation.connection.vendor != vendor.django_vendor or not vendor.is_server:
+        if keepdb or not ours:
             return name
         on_created(name)
         try:
@@ -204,6 +255,9 @@ def why_alive(vendor: Any, cursor: Any, name: str, marker: Marker | None, host: 
         return f"{sessions} session(s) are connected to it: its run is still alive"
     if marker is None:
         return "its marker cannot be read"
+    if marker.kept:
+        # Kept for later runs: in use only while a run holds its lock (its builder is long gone).
+        return "a run is using it (it holds its lock)" if vendor.lock_in_use(cursor, name) else ""
     if marker.host != host:
         return f"it was created on another host ({marker.host}): its run may still be alive there"
     if process_alive(marker.pid):

@@ -77,6 +77,19 @@ def main() -> None:
     metavar="N",
     help="Run each backend N more times; queries whose results vary between runs are left out.",
 )
+@click.option(
+    "-n",
+    "--numprocesses",
+    metavar="N|auto",
+    help="Run each backend's tests in N pytest-xdist processes, each with its own test database (auto: one per CPU).",
+)
+@click.option(
+    "--reuse-db",
+    is_flag=True,
+    default=None,
+    help="Keep each server backend's test database between runs; reused while the migrations, models, Django and "
+    "server versions and TEST settings are unchanged (`portability clean` drops kept databases).",
+)
 @fail_on_option
 @hash_seed_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
@@ -92,6 +105,8 @@ def run(
     no_queries,
     float_tolerance,
     stability_runs,
+    numprocesses,
+    reuse_db,
     fail_on,
     hash_seed,
     pytest_args,
@@ -118,6 +133,8 @@ def run(
             fail_on=fail_on,
             hash_seed=hash_seed,
             results_dir=results_dir,
+            numprocesses=numprocesses,
+            reuse_db=reuse_db,
         )
         return run_suite(config, console, config.results_dir)
 
@@ -266,10 +283,11 @@ def report(results, results_dir, json_path, fail_on) -> None:
             raise PortabilityError(detail="no results files: pass RESULTS... or --results-dir DIR")
         files = sorted((read_results(path) for path in paths), key=_report_order)
         _refuse_two_files_per_target(files)
+        hash_seed = _merged_hash_seed(files)
+        # Reads the query records test by test: a broken one is found (and refused) here.
+        comparison = compare(files)
     except PortabilityError as error:
         _fail(error)
-    hash_seed = _merged_hash_seed(files)
-    comparison = compare(files)
     backends = [derive_status(results_file) for results_file in files]
     comparison.findings.extend(partial_results_findings(backends))
     code = exit_code(comparison, backends, threshold)

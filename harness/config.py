@@ -147,6 +147,10 @@ class RunConfig:
     hash_seed_source: str = RANDOM_HASH_SEED
     # Where each backend's results file and log are kept (None: a temporary folder).
     results_dir: Path | None = None
+    # pytest-xdist processes per backend (-n: a number or "auto"; None: no xdist unless the pytest args ask).
+    numprocesses: int | str | None = None
+    # Keep each server backend's test database between runs, reused while its signature holds (harness.reuse).
+    reuse_db: bool = False
 
 
 def resolve_settings(project_dir: Path, cli_value: str | None, table: dict[str, Any]) -> tuple[str, str]:
@@ -259,6 +263,8 @@ def load_run_config(
     fail_on: str | None = None,
     hash_seed: str | None = None,
     results_dir: str | None = None,
+    numprocesses: str | None = None,
+    reuse_db: bool | None = None,
 ) -> RunConfig:
     """Merge pyproject, environment and CLI into a RunConfig (later sources win).
 
@@ -282,6 +288,8 @@ def load_run_config(
         "timeout": option("timeout", timeout, 3600.0),
         "float_tolerance": option("float_tolerance", float_tolerance, 1e-9),
         "stability_runs": option("stability_runs", stability_runs, 0),
+        "numprocesses": option("numprocesses", numprocesses, None),
+        "reuse_db": option("reuse_db", reuse_db, False),
     }
     settings_module, settings_source = resolve_settings(root, settings, table)
     targets = resolve_targets(table, urls, requested)
@@ -308,6 +316,8 @@ def load_run_config(
         fail_on=threshold,
         hash_seed=seed,
         hash_seed_source=seed_source,
+        numprocesses=chosen["numprocesses"],
+        reuse_db=chosen["reuse_db"],
     )
 
 

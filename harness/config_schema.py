@@ -86,6 +86,14 @@ SETTINGS: dict[str, Setting] = {
         high=HASH_SEED_MAX,
         option="--hash-seed",
     ),
+    "numprocesses": Setting(
+        "processes",
+        "a process count",
+        'give a whole number of at least 0 (0: no xdist), or "auto" (one per CPU)',
+        low=0,
+        option="-n",
+    ),
+    "reuse_db": Setting("bool", "a boolean", "write true or false", option="--reuse-db"),
     "migrations_ignore": Setting(
         "ignores",
         "a lint rule to ignore",
@@ -190,6 +198,17 @@ def _check_number(setting: Setting, value: object, as_text: bool, project_dir: P
     return value if whole else float(value)
 
 
+# pytest-xdist's -n words for "as many as the machine has".
+PROCESS_WORDS = ("auto", "logical")
+
+
+def _check_processes(setting: Setting, value: object, as_text: bool, project_dir: Path | None) -> int | str:
+    """pytest-xdist's -n: a whole number, or auto/logical."""
+    if isinstance(value, str) and value.strip() in PROCESS_WORDS:
+        return value.strip()
+    return _check_number(Setting("int", setting.what, setting.allowed, low=setting.low), value, as_text, project_dir)
+
+
 def _check_bool(setting: Setting, value: object, as_text: bool, project_dir: Path | None) -> bool:
     if not isinstance(value, bool):
         raise _Rejected()
@@ -245,6 +264,7 @@ _CHECKS: dict[str, Callable[[Setting, object, bool, Path | None], Any]] = {
     "int": _check_number,
     "number": _check_number,
     "bool": _check_bool,
+    "processes": _check_processes,
     "level": _check_level,
     "seed": _check_seed,
     "ignores": _check_ignores,

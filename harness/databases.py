@@ -21,14 +21,39 @@ def new_run_token() -> str:
     return secrets.token_hex(4)
 
 
-def unique_test_database_name(name: str, token: str, max_length: int) -> str:
-    """``test_<name>_<token>``, shortened to fit the server's limit; the token always survives."""
-    suffix = f"_{token}"
+def run_suffix(token: str, xdist_worker: str | None = None) -> str:
+    """What ends the name of every test database of one run (of one xdist worker of it: ``gw0_<token>``)."""
+    return f"{xdist_worker}_{token}" if xdist_worker else token
+
+
+def unique_test_database_name(name: str, token: str, max_length: int, xdist_worker: str | None = None) -> str:
+    """``test_<name>_<token>`` (``test_<name>_gw0_<token>`` in xdist worker gw0), shortened to fit the
+    server's limit; the suffix always survives, so the run's sweep (``test_%_<token>``) finds it."""
+    suffix = f"_{run_suffix(token, xdist_worker)}"
     return f"test_{name}"[: max_length - len(suffix)] + suffix
 
 
-def databases_for_target(project_databases: dict[str, dict[str, Any]], target: Target, token: str) -> dict:
-    """Return a DATABASES dict with every alias pointed at ``target``."""
+# Kept test databases (--reuse-db): ``test_<name>[_gw0]_keep_<signature[:12]>``. They never end with
+# a run token, so no run's sweep drops them; a changed signature is simply another name.
+KEEP_INFIX = "_keep_"
+SIGNATURE_LENGTH = 12
+
+
+def kept_name_prefix(name: str, max_length: int, xdist_worker: str | None = None) -> str:
+    """What every kept test database of this name (and xdist worker) starts with, whatever its signature."""
+    tail = (f"_{xdist_worker}" if xdist_worker else "") + KEEP_INFIX
+    return f"test_{name}"[: max_length - len(tail) - SIGNATURE_LENGTH] + tail
+
+
+def kept_test_database_name(name: str, signature: str, max_length: int, xdist_worker: str | None = None) -> str:
+    return kept_name_prefix(name, max_length, xdist_worker) + signature[:SIGNATURE_LENGTH]
+
+
+def databases_for_target(
+    project_databases: dict[str, dict[str, Any]], target: Target, token: str, xdist_worker: str | None = None
+) -> dict:
+    """Return a DATABASES dict with every alias pointed at ``target`` (test databases named for the run,
+    and for the xdist worker when there is one)."""
     vendor = target.vendor
     databases: dict[str, dict[str, Any]] = {}
     for alias, original in (project_databases or {"default": {}}).items():
@@ -40,7 +65,7 @@ def databases_for_target(project_databases: dict[str, dict[str, Any]], target: T
             base = target.database["NAME"] if alias == "default" else f"{target.database['NAME']}_{alias}"
             settings["NAME"] = base
             test.update(vendor.test_settings)
-            test["NAME"] = unique_test_database_name(base, token, vendor.max_database_name_length)
+            test["NAME"] = unique_test_database_name(base, token, vendor.max_database_name_length, xdist_worker)
         else:
             settings["NAME"] = ":memory:"
         settings["TEST"] = test

@@ -168,6 +168,11 @@ def pytest_command(config: RunConfig, worker: Worker) -> list[str]:
     if not config.has_pytest_config:
         # A project that only ever ran `manage.py test`: collect what Django's runner would.
         command += ["-o", f"python_files={DJANGO_RUNNER_PATTERN}"]
+    if config.numprocesses is not None:
+        # pytest-xdist: each of its workers gets its own test database (see harness.merge for the results).
+        command += ["-n", str(config.numprocesses)]
+    if config.reuse_db:
+        command.append("--portability-reuse-db")
     return command + config.test_paths + config.pytest_args
 
 

@@ -16,6 +16,9 @@ Three ties, each enough alone:
 * SIGTERM and SIGINT stop the worker like Ctrl-C (KeyboardInterrupt: pytest tears down);
   any later one is ignored while the worker cleans up, so cleaning up is never cut short.
   The parent's second Ctrl-C sends SIGKILL, which nothing can ignore.
+
+A pytest-xdist worker is tied the same way to its controller (the controller's pid comes in
+xdist's ``workerinput``): when the controller goes, its xdist workers stop and clean up too.
 """
 
 from __future__ import annotations
@@ -49,9 +52,10 @@ def parent_pid_from_env() -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def install() -> bool:
-    """Tie this process to the parent named in the environment; False when there is none."""
-    parent = parent_pid_from_env()
+def install(parent: int | None = None) -> bool:
+    """Tie this process to ``parent`` (an xdist worker: its controller), else to the parent named in the
+    environment; False when there is none."""
+    parent = parent or parent_pid_from_env()
     # Not inherited: a process the tests start (an xdist worker, a nested pytest) has another parent.
     os.environ.pop(ENV_PARENT_PID, None)
     if parent is None or threading.current_thread() is not threading.main_thread():

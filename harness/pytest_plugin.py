@@ -4,10 +4,17 @@ With a target, it points every Django ``DATABASES`` alias at that target (test
 databases get a run-unique name) and, with ``--portability-results``, streams one
 JSON line per test. ``portability run`` starts one pytest per target with it; a
 tox env or CI job can do the same with plain ``pytest`` and merge the files later.
+
+Under pytest-xdist (``-n N``) the plugin runs in the controller and in every xdist worker:
+each worker gets its own test databases (``test_<name>_gw0_<token>``) and writes its tests'
+records to its own file, which the controller copies test by test into the one results file
+(see harness.merge). With ``--portability-reuse-db`` the test databases are kept between runs
+(see harness.reuse).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -19,15 +26,17 @@ from typing import Any
 
 import pytest
 
-from harness import lifeline
+from harness import lifeline, pytest_fixtures
 from harness.cleanup import drop_leftover_test_databases, install_markers
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.errors import PortabilityError
+from harness.merge import XdistRelay, worker_results_path
 from harness.outcomes import describe_collection_error, fold_outcome
 from harness.probe import ServerInfo, probe
 from harness.recorder import QueryRecorder
 from harness.results import SCHEMA_VERSION, ResultsWriter
+from harness.reuse import KeptDatabases, database_signature
 from harness.urls import parse_target_url
 from harness.vendors import vendor_for_target
 
@@ -48,8 +57,23 @@ class PortabilityState:
     # The `lost` record once the connection to the server was lost (see _check_connection).
     lost: dict[str, Any] | None = None
     uninstall_markers: Any = None
+    # SINGLE (no xdist), CONTROLLER (xdist's, runs no test) or WORKER (an xdist worker, e.g. gw0).
+    role: str = "single"
+    xdist_worker: str | None = None
+    # The controller's: copies each worker's records into the results file (harness.merge).
+    relay: XdistRelay | None = None
+    # The controller's: the node ids the xdist workers collected (their union, in order).
+    collected: dict[str, None] = field(default_factory=dict)
+    collection_written: bool = False
+    collection_errors: set[str] = field(default_factory=set)
+    # --portability-reuse-db: the kept test databases, once their lock is held.
+    reuse_db: bool = False
+    kept: KeptDatabases | None = None
 
 
+SINGLE, CONTROLLER, WORKER = "single", "controller", "worker"
+# What the xdist controller tells each worker (workerinput): its pid, for the worker's lifeline.
+CONTROLLER_PID = "portability_controller_pid"
 STATE_KEY = pytest.StashKey[PortabilityState]()
 
 
@@ -81,6 +105,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="REL",
         help="relative tolerance when comparing float results: |a-b| <= REL*max(|a|,|b|) (default 1e-9, 0: exact)",
     )
+    group.addoption(
+        "--portability-reuse-db",
+        action="store_true",
+        help="keep the test databases between runs, reused while their signature (migrations, models, "
+        "Django and server versions, TEST settings) is unchanged",
+    )
 
 
 # ---------------------------------------------------------------- configuration
@@ -105,20 +135,38 @@ def pytest_configure(config: pytest.Config) -> None:
             f"({server.failure}: {server.hint})"
         )
     token = os.environ.get(ENV_RUN_TOKEN) or new_run_token()
-    writer = ResultsWriter(Path(results_path), target.secrets) if results_path else None
+    role = _xdist_role(config)
+    xdist_worker = config.workerinput["workerid"] if role == WORKER else None
+    writer = None
+    if results_path:
+        path = worker_results_path(Path(results_path), xdist_worker) if xdist_worker else Path(results_path)
+        writer = ResultsWriter(path, target.secrets)
     state = PortabilityState(target=target, token=token, server=server, writer=writer, rootdir=str(config.rootpath))
+    state.role, state.xdist_worker = role, xdist_worker
+    state.reuse_db = config.getoption("portability_reuse_db") and target.vendor.is_server
     config.stash[STATE_KEY] = state
-    # Started by `portability run`: stop (and drop the test databases) when it goes away.
-    lifeline.install()
-    _point_django_at(target, token)
-    state.uninstall_markers = install_markers(
-        target,
-        token,
-        on_created=state.test_databases.add,
-        on_dropped=state.test_databases.discard,
-        skip_drop=lambda: _server_gone(state),
-    )
-    if writer:
+    if role == WORKER:
+        # Tied to the xdist controller (its parent): the worker stops, and drops its test databases, with it.
+        lifeline.install(parent=config.workerinput.get(CONTROLLER_PID))
+    else:
+        # Started by `portability run`: stop (and drop the test databases) when it goes away.
+        lifeline.install()
+    _point_django_at(target, token, xdist_worker)
+    if role == CONTROLLER:
+        # Tests run (and test databases are made) in the xdist workers; their records are copied here.
+        state.relay = XdistRelay(Path(results_path), writer) if writer else None
+    else:
+        if not config.pluginmanager.is_registered(pytest_fixtures):
+            config.pluginmanager.register(pytest_fixtures, "portability-database-fixtures")
+        state.uninstall_markers = install_markers(
+            target,
+            token,
+            on_created=state.test_databases.add,
+            on_dropped=state.test_databases.discard,
+            skip_drop=lambda: _server_gone(state),
+            kept=_KeptProxy(state),
+        )
+    if writer and role != WORKER:
         import django
 
         writer.write(
@@ -148,7 +196,16 @@ def _target_from_options(name: str, url: str | None) -> Target:
     return Target(name=name, url=url, url_source=source, database=parse_target_url(name, url))
 
 
-def _point_django_at(target: Target, token: str) -> None:
+def _xdist_role(config: pytest.Config) -> str:
+    """This process's part in a pytest-xdist run (xdist's own test: distribution mode and nodes to start)."""
+    if hasattr(config, "workerinput"):
+        return WORKER
+    option = config.option
+    distributing = getattr(option, "dist", "no") != "no" and bool(getattr(option, "tx", None))
+    return CONTROLLER if distributing and not option.collectonly else SINGLE
+
+
+def _point_django_at(target: Target, token: str, xdist_worker: str | None = None) -> None:
     from asgiref.local import Local
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
@@ -160,7 +217,7 @@ def _point_django_at(target: Target, token: str) -> None:
         raise pytest.UsageError(
             f"portability: Django settings are not configured ({error}); pass --ds MODULE"
         ) from None
-    settings.DATABASES = databases_for_target(project_databases, target, token)
+    settings.DATABASES = databases_for_target(project_databases, target, token, xdist_worker)
     # Forget the connection settings Django may have read before the override.
     connections.close_all()
     connections.__dict__.pop("settings", None)
@@ -178,22 +235,101 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     ]
 
 
+def use_kept_databases(config: pytest.Config) -> None:
+    """--portability-reuse-db: point each alias at its kept test database once its lock is held
+    (called by harness.pytest_fixtures, once Django is set up); else the run-unique ones stay."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.reuse_db or state.kept is not None:
+        return
+    from django.conf import settings
+
+    signature = database_signature(state.server.product, state.server.version, settings.DATABASES)
+    state.kept = KeptDatabases.acquire(
+        state.target,
+        state.token,
+        signature,
+        settings.DATABASES,
+        say=lambda text: _say_uncaptured(config, text),
+        xdist_worker=state.xdist_worker,
+    )
+    if state.kept is not None:
+        for alias, name in state.kept.names.items():
+            settings.DATABASES[alias]["TEST"]["NAME"] = name
+
+
+class _KeptProxy:
+    """The kept test databases as install_markers sees them (there are none until the lock is held)."""
+
+    def __init__(self, state: PortabilityState) -> None:
+        self.state = state
+
+    def owns(self, name: str) -> bool:
+        return self.state.kept is not None and self.state.kept.owns(name)
+
+    def before_create(self, name: str) -> None:
+        assert self.state.kept is not None
+        self.state.kept.before_create(name)
+
+    def after_create(self, name: str) -> None:
+        assert self.state.kept is not None
+        self.state.kept.after_create(name)
+
+
 # ---------------------------------------------------------------- collection
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     state = _CURRENT.state
-    if state and state.writer and report.failed:
-        message, location = describe_collection_error(report, str(state.rootdir))
-        state.writer.write("collection_error", nodeid=report.nodeid, message=message, location=location)
+    # Under xdist every worker collects, and the controller hears each one's failures: written once, there.
+    if not state or not state.writer or not report.failed or state.role == WORKER:
+        return
+    if report.nodeid in state.collection_errors:
+        return
+    state.collection_errors.add(report.nodeid)
+    message, location = describe_collection_error(report, str(state.rootdir))
+    state.writer.write("collection_error", nodeid=report.nodeid, message=message, location=location)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE_KEY, None)
-    if state and state.writer:
+    if state and state.writer and state.role == SINGLE:
         # The node ids let the comparison say which tests one backend collected and another did not.
         nodeids = [item.nodeid for item in session.items]
         state.writer.write("collection", count=len(nodeids), nodeids=nodeids)
+
+
+# ---------------------------------------------------------------- pytest-xdist (controller side)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker the controller's pid: its lifeline."""
+    if STATE_KEY in node.config.stash:
+        node.workerinput[CONTROLLER_PID] = os.getpid()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    state = _CURRENT.state
+    if state and state.role == CONTROLLER:
+        state.collected.update(dict.fromkeys(ids))
+
+
+def _write_xdist_collection(state: PortabilityState) -> None:
+    """The controller's collection record, before the first test's: the union of what the workers collected
+    (xdist schedules no test before every worker has collected)."""
+    if state.writer and not state.collection_written:
+        state.collection_written = True
+        state.writer.write("collection", count=len(state.collected), nodeids=list(state.collected))
+
+
+def _relay_test(state: PortabilityState, nodeid: str, reports: list[pytest.TestReport]) -> bool:
+    """Copy the records of a test an xdist worker ran into the results file."""
+    node = getattr(reports[-1], "node", None) if reports else None
+    if state.relay is None or node is None:
+        return False
+    _write_xdist_collection(state)
+    return state.relay.copy_test(node.workerinput["workerid"], nodeid)
 
 
 # ---------------------------------------------------------------- test outcomes and queries
@@ -230,11 +366,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         state.reports.setdefault(report.nodeid, []).append(report)
 
 
+# tryfirst: in an xdist worker the test's records are written before xdist tells the controller it finished.
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
     state = _CURRENT.state
     if not state:
         return
     reports = state.reports.pop(nodeid, [])
+    if state.role == CONTROLLER:
+        if not _relay_test(state, nodeid, reports) and reports:
+            state.reports[nodeid] = reports  # written at the end, from the reports
+        return
     if state.recorder:
         state.recorder.finish_test()
     if state.writer and reports:
@@ -377,9 +519,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Runs after pytest-django's teardown: whatever is left (a failed setup) is dropped here.
     lifeline.entering_cleanup()
     _close_connections()
+    if state.kept is not None:
+        # Ready for the next run only when this one ended as runs do (not stopped, not lost).
+        ended = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        try:
+            state.kept.finish(clean=ended and state.lost is None and not lifeline.STATE.stopping)
+        except Exception as error:  # noqa: BLE001 - the next run then rebuilds it
+            warnings.warn(f"portability: could not mark the kept test databases ready: {error}", stacklevel=1)
+        state.kept = None
     try:
         timeout = LOST_PROBE_TIMEOUT if state.lost else 5.0
-        drop_leftover_test_databases(state.target, state.token, timeout=timeout)
+        # An xdist worker drops only its own; the controller (after every worker is gone) all of the run's.
+        drop_leftover_test_databases(state.target, state.token, timeout=timeout, xdist_worker=state.xdist_worker)
     except Exception as error:  # noqa: BLE001 - a cleanup problem must not hide the results
         warnings.warn(f"portability: could not drop leftover test databases: {error}", stacklevel=1)
     if state.uninstall_markers:
@@ -390,10 +541,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for failure in state.recorder.finish_session():
             _log_line(session.config, f"portability: query recorder internal error {failure}")
         state.recorder = None
+    if state.relay:
+        _finish_xdist_results(state)
     if state.writer:
-        state.writer.write("finish", exitstatus=int(exitstatus), duration=round(time.monotonic() - state.started, 3))
+        if state.role != WORKER:
+            duration = round(time.monotonic() - state.started, 3)
+            state.writer.write("finish", exitstatus=int(exitstatus), duration=duration)
         state.writer.close()
         state.writer = None
+    if state.relay:
+        state.relay.remove_worker_files()
+
+
+def _finish_xdist_results(state: PortabilityState) -> None:
+    """The controller, every worker gone: what no logfinish brought (a crashed worker's last test)."""
+    assert state.relay is not None and state.writer is not None
+    _write_xdist_collection(state)
+    state.relay.drain()
+    for nodeid, reports in state.reports.items():
+        outcome, message = fold_outcome(reports)
+        path, line, _ = reports[-1].location
+        state.writer.write(
+            "test",
+            nodeid=nodeid,
+            outcome=outcome,
+            duration=round(sum(report.duration for report in reports), 6),
+            message=message,
+            location={"path": path, "line": None if line is None else line + 1},
+        )
+    state.reports.clear()
 
 
 def _close_connections() -> None:
@@ -415,6 +591,15 @@ def _log_line(config: pytest.Config, text: str) -> None:
         reporter.write_line(text)
 
 
+def _say_uncaptured(config: pytest.Config, text: str) -> None:
+    """A line on the worker's stderr (its log) even while pytest captures output: an xdist worker has no
+    terminal of its own, and a fixture's output would only show with a failing test."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     _CURRENT.state = None
 
@@ -434,7 +619,8 @@ _CURRENT = _Current()
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     state = _CURRENT.state = session.config.stash.get(STATE_KEY, None)
-    if state and state.writer and not session.config.getoption("portability_no_queries"):
+    recording = not session.config.getoption("portability_no_queries")
+    if state and state.writer and state.role != CONTROLLER and recording:
         state.recorder = QueryRecorder(
             writer=state.writer,
             project_root=os.path.join(str(session.config.rootpath), ""),

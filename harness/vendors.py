@@ -6,6 +6,7 @@ question-comment, and classes register themselves by target name.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, ClassVar
 
@@ -20,7 +21,6 @@ AUTH_FAILED, UNKNOWN_DATABASE, REFUSED, TIMED_OUT, UNKNOWN_HOST, OTHER_FAILURE =
     "unknown host",
     "connection failed",
 )
-
 
 
 class Vendor:
@@ -131,6 +131,38 @@ class Vendor:
         """The existing databases that carry a harness marker, with the marker's text."""
         return {}
 
+    # A server-wide lock on a kept test database (--reuse-db), held by the run that uses it for as long
+    # as its connection lives (a dead run's lock goes with its connection). One %s: the lock key.
+    try_lock_query: ClassVar[str] = ""
+    unlock_query: ClassVar[str] = ""
+    # One row, one value: true when some session holds the lock.
+    lock_in_use_query: ClassVar[str] = ""
+
+    @classmethod
+    def lock_key(cls, name: str) -> Any:
+        """The key of the lock on the kept test database ``name``."""
+        return "portability:" + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+    @classmethod
+    def lock_key_args(cls, name: str) -> list[Any]:
+        """The arguments of lock_in_use_query for ``name``."""
+        return [cls.lock_key(name)]
+
+    @classmethod
+    def try_lock(cls, cursor: Any, name: str) -> bool:
+        cursor.execute(cls.try_lock_query, [cls.lock_key(name)])
+        return bool(cursor.fetchone()[0])
+
+    @classmethod
+    def unlock(cls, cursor: Any, name: str) -> None:
+        cursor.execute(cls.unlock_query, [cls.lock_key(name)])
+        cursor.fetchall()
+
+    @classmethod
+    def lock_in_use(cls, cursor: Any, name: str) -> bool:
+        cursor.execute(cls.lock_in_use_query, cls.lock_key_args(name))
+        return bool(cursor.fetchone()[0])
+
 
 class SQLite(Vendor):
     target = "sqlite"
@@ -211,6 +243,22 @@ class PostgreSQL(Vendor):
     list_databases_query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
     quote_template = '"{}"'
     sessions_query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    # Advisory locks take a bigint; pg_locks shows it split into classid (high half) and objid (low).
+    try_lock_query = "SELECT pg_try_advisory_lock(%s)"
+    unlock_query = "SELECT pg_advisory_unlock(%s)"
+    lock_in_use_query = (
+        "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND classid = %s AND objid = %s AND objsubid = 1"
+    )
+
+    @classmethod
+    def lock_key(cls, name: str) -> int:
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+    @classmethod
+    def lock_key_args(cls, name: str) -> list[Any]:
+        unsigned = cls.lock_key(name) & 0xFFFFFFFFFFFFFFFF
+        return [unsigned >> 32, unsigned & 0xFFFFFFFF]
 
     # The marker is the database's comment (COMMENT ON DATABASE; dropped with the database).
     @classmethod
@@ -311,6 +359,9 @@ class MySQL(Vendor):
     list_databases_query = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
     quote_template = "`{}`"
     sessions_query = "SELECT count(*) FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()"
+    try_lock_query = "SELECT GET_LOCK(%s, 0)"
+    unlock_query = "SELECT RELEASE_LOCK(%s)"
+    lock_in_use_query = "SELECT IS_USED_LOCK(%s) IS NOT NULL"
 
     # MySQL has no database comment: the markers live in a small harness-owned database, never in
     # the test database itself (tests may introspect it). A row outliving its database is stale.
@@ -370,6 +421,8 @@ class MySQL(Vendor):
             user=settings.get("USER") or "root",
             password=settings.get("PASSWORD") or "",
             connect_timeout=max(1, int(timeout)),
+            # Registry rows (markers) are written at once, as psycopg2's connection above does.
+            autocommit=True,
         )
 
 
