@@ -1,11 +1,15 @@
-"""Turn results files into an outcome matrix and findings; knows nothing of how they were made."""
+"""Turn results files into an outcome matrix and findings; knows nothing of how they were made.
+
+The outcomes, collection and setup records are all in memory; the query records are
+compared one test at a time (harness.query_compare, harness.results_stream).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from harness.findings import Finding
-from harness.query_compare import QueryKey, query_divergences, query_findings
+from harness.query_compare import QueryFindings, QueryKey, divergences_by_test
 from harness.results import ERROR, FAILED, PASSED, XFAILED, XPASSED, TestResult, WorkerResults
 
 GOOD_OUTCOMES = frozenset({PASSED, XFAILED, XPASSED})
@@ -26,10 +30,16 @@ class Comparison:
 
 
 def compare(
-    results: list[WorkerResults], nondeterministic: frozenset[tuple[str, QueryKey]] = frozenset()
+    results: list[WorkerResults],
+    nondeterministic: frozenset[tuple[str, QueryKey]] = frozenset(),
+    repeats: dict[str, list[WorkerResults]] | None = None,
 ) -> Comparison:
-    """Compare the results of one suite on several backends (queries whose results vary
-    between runs on one backend, ``nondeterministic``, are left out)."""
+    """Compare the results of one suite on several backends.
+
+    Queries whose results vary between runs on one backend are left out: those in
+    ``nondeterministic``, and those that vary across ``repeats`` (per backend, the results
+    of every --stability-runs run), read test by test along with the compared ones.
+    """
     comparison = Comparison(backends=[worker.target for worker in results])
     broken_setup = {worker.target for worker in results if worker.setup_failures}
     for worker in results:
@@ -59,8 +69,10 @@ def compare(
         nodeid for nodeid, row in comparison.matrix.items() if any(r.outcome in BAD_OUTCOMES for r in row.values())
     }
     tied = {finding.test: finding for finding in comparison.findings if finding.test}
-    divergences = query_divergences(results, nondeterministic)
-    comparison.findings.extend(query_findings(divergences, failing, tied))
+    query_findings = QueryFindings(failing, tied)
+    for test, divergences in divergences_by_test(results, nondeterministic, repeats=repeats):
+        query_findings.add(test, divergences)
+    comparison.findings.extend(query_findings.findings())
     comparison.warnings.extend(recorder_warnings(results))
     return comparison
 

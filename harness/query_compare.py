@@ -5,19 +5,24 @@ one test, call site and statement kind pair up in order when every backend ran t
 sequence of inputs, else by their input fingerprint (after a loop over an unordered
 result, each backend ran the per-item queries in its own order). A query that has no
 counterpart on another backend is not compared.
+
+Every comparison is within one test, so the records are read one test at a time
+(harness.results_stream) and only the divergences' evidence is kept.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.canonical import floats_close
 from harness.findings import Finding
 from harness.query_causes import error_hint, likely_cause, truncated, truncation_cause
-from harness.results import SKIPPED, WorkerResults
+from harness.results import SKIPPED, TestResult, WorkerResults
+from harness.results_stream import QueryReader, tests_with_queries
 
 SELECT, REFUSED = "select", "refused"
 WRITE_KINDS = ("update", "delete")
@@ -30,6 +35,8 @@ QUERY_ERROR, RESULT_DIVERGENCE, ORDER_DIVERGENCE, UNORDERED_ORDER = (
 DIGEST_FORMS = ("raw", "renamed")
 # A query's identity in its own run: test, call site, statement kind, input fingerprint, n-th with it.
 QueryKey = tuple[str, str, str, str, int]
+# One test's query records per backend (a backend that ran none is absent).
+TestQueries = dict[str, list[dict[str, Any]]]
 MAX_LISTED_TESTS = 20
 
 
@@ -61,22 +68,22 @@ def query_key(record: dict[str, Any], nth: int) -> QueryKey:
 
 def _keyed(records: list[dict[str, Any]]) -> list[tuple[QueryKey, dict[str, Any]]]:
     """Each record with its identity: its fingerprint and how many times that fingerprint came before."""
-    seen: Counter[str] = Counter()
+    seen: dict[str, int] = {}
     keyed = []
     for record in records:
         fingerprint = record.get("fingerprint") or ""
-        seen[fingerprint] += 1
-        keyed.append((query_key(record, seen[fingerprint]), record))
+        seen[fingerprint] = nth = seen.get(fingerprint, 0) + 1
+        keyed.append(((record["test"], record["site"], record["kind"], fingerprint, nth), record))
     return keyed
 
 
-def matched_queries(results: list[WorkerResults]) -> Iterator[dict[str, tuple[QueryKey, dict[str, Any]]]]:
-    """The queries that ran on two or more backends, as {backend: (key, record)} per query."""
-    groups: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = defaultdict(dict)
-    for worker in results:
-        for record in worker.queries:
+def matched_queries(queries: TestQueries) -> Iterator[dict[str, tuple[QueryKey, dict[str, Any]]]]:
+    """The queries of one test that ran on two or more backends, as {backend: (key, record)} per query."""
+    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(dict)
+    for backend, records in queries.items():
+        for record in records:
             if record["kind"] != REFUSED:
-                groups[(record["test"], record["site"], record["kind"])].setdefault(worker.target, []).append(record)
+                groups[(record["site"], record["kind"])].setdefault(backend, []).append(record)
     for by_backend in groups.values():
         if len(by_backend) < 2:
             continue
@@ -95,19 +102,32 @@ def matched_queries(results: list[WorkerResults]) -> Iterator[dict[str, tuple[Qu
                 yield matched
 
 
-def nondeterministic_keys(runs: dict[str, list[WorkerResults]]) -> frozenset[tuple[str, QueryKey]]:
-    """(backend, query) pairs whose error or result differs between runs on that backend (--stability-runs)."""
+def unstable_keys(runs: dict[str, list[list[dict[str, Any]]]]) -> set[tuple[str, QueryKey]]:
+    """(backend, query) pairs of one test whose error or result differs between its runs on that
+    backend; ``runs``: per backend, the test's query records in each run."""
     unstable: set[tuple[str, QueryKey]] = set()
     for backend, repeats in runs.items():
         seen: dict[QueryKey, set[tuple]] = defaultdict(set)
-        for results in repeats:
-            groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-            for record in results.queries:
-                groups[(record["test"], record["site"], record["kind"])].append(record)
-            for records in groups.values():
-                for key, record in _keyed(records):
+        for records in repeats:
+            groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+            for record in records:
+                groups[(record["site"], record["kind"])].append(record)
+            for group in groups.values():
+                for key, record in _keyed(group):
                     seen[key].add(_outcome_signature(record))
         unstable |= {(backend, key) for key, signatures in seen.items() if len(signatures) > 1}
+    return unstable
+
+
+def nondeterministic_keys(runs: dict[str, list[WorkerResults]]) -> frozenset[tuple[str, QueryKey]]:
+    """(backend, query) pairs whose error or result differs between runs on that backend (--stability-runs),
+    for every test at once (compare works them out test by test)."""
+    unstable: set[tuple[str, QueryKey]] = set()
+    with QueryReader() as reader:
+        for test in tests_with_queries([results for repeats in runs.values() for results in repeats]):
+            unstable |= unstable_keys(
+                {backend: [reader.queries(results, test) for results in repeats] for backend, repeats in runs.items()}
+            )
     return frozenset(unstable)
 
 
@@ -131,18 +151,84 @@ def query_divergences(
     nondeterministic: frozenset[tuple[str, QueryKey]] = frozenset(),
     float_tolerance: float | None = None,
 ) -> list[Divergence]:
-    """Every matched query whose error, rows or order differ between backends."""
+    """Every matched query whose error, rows or order differ between backends (all tests at once)."""
+    return [
+        divergence
+        for _, divergences in divergences_by_test(results, nondeterministic, float_tolerance)
+        for divergence in divergences
+    ]
+
+
+def divergences_by_test(
+    results: list[WorkerResults],
+    nondeterministic: frozenset[tuple[str, QueryKey]] = frozenset(),
+    float_tolerance: float | None = None,
+    repeats: dict[str, list[WorkerResults]] | None = None,
+) -> Iterator[tuple[str, list[Divergence]]]:
+    """(test, its divergences) for each test with queries, reading only that test's records.
+
+    Queries whose results vary between runs on one backend are left out: those in
+    ``nondeterministic``, and those found by reading each test's records in ``repeats``
+    (per backend, the results of every --stability-runs run).
+    """
     tolerance = float_tolerance if float_tolerance is not None else _tolerance_of(results)
+    given_writes = {key[:3] for _, key in nondeterministic}
+    repeats = {backend: runs for backend, runs in (repeats or {}).items() if len(runs) > 1}
+    targets = [(worker.target, worker) for worker in results]
+    with QueryReader() as reader:
+        for test in tests_with_queries(results):
+            read: dict[Path, list[dict[str, Any]]] = {}  # a file compared and repeated is read once
+
+            def records(worker: WorkerResults, test: str = test, read: dict = read) -> list[dict[str, Any]]:
+                if worker.path not in read:
+                    read[worker.path] = reader.queries(worker, test)
+                return read[worker.path]
+
+            queries = {target: records(worker) for target, worker in targets if records(worker)}
+            unstable: Collection[tuple[str, QueryKey]] = nondeterministic
+            unstable_writes = given_writes
+            if repeats:
+                found = unstable_keys({backend: [records(run) for run in runs] for backend, runs in repeats.items()})
+                if found:
+                    unstable = nondeterministic | found
+                    unstable_writes = given_writes | {key[:3] for _, key in found}
+            outcomes = {target: worker.tests.get(test) for target, worker in targets}
+            yield test, test_divergences(queries, outcomes, tolerance, unstable, unstable_writes)
+
+
+def test_divergences(
+    queries: TestQueries,
+    outcomes: dict[str, TestResult | None],
+    tolerance: float,
+    unstable: Collection[tuple[str, QueryKey]] = frozenset(),
+    unstable_writes: Collection[tuple[str, str, str]] = frozenset(),
+) -> list[Divergence]:
+    """The divergences of one test: its matched queries, calls refused on some backends only, and
+    rows affected per call site (``outcomes``: the test's result on each backend compared)."""
     divergences = []
-    for matched in matched_queries(results):
-        if any((backend, key) in nondeterministic for backend, (key, _) in matched.items()):
+    for matched in matched_queries(queries):
+        if any((backend, key) in unstable for backend, (key, _) in matched.items()):
             continue
         records = {backend: record for backend, (_, record) in matched.items()}
+        if _plainly_same(records):
+            continue
         divergence = _error_divergence(records) or _result_divergence(records, tolerance)
         if divergence:
             divergences.append(divergence)
-    unstable_writes = {key[:3] for _, key in nondeterministic}
-    return divergences + _refusal_divergences(results) + _write_count_divergences(results, unstable_writes)
+    return divergences + _refusal_divergences(queries, outcomes) + _write_count_divergences(queries, unstable_writes)
+
+
+def _plainly_same(records: dict[str, dict[str, Any]]) -> bool:
+    """No error anywhere and, for a SELECT, the same raw digests and no floats: most queries, and
+    nothing _error_divergence or _result_divergence would report (the quick way out)."""
+    first = next(iter(records.values()))
+    if first["kind"] != SELECT:
+        return not any(record.get("error") for record in records.values())
+    digests = first.get("digests")
+    return all(
+        not record.get("error") and not record.get("float_rows") and record.get("digests") == digests
+        for record in records.values()
+    )
 
 
 def _tolerance_of(results: list[WorkerResults]) -> float:
@@ -169,24 +255,24 @@ def _error_divergence(records: dict[str, dict[str, Any]]) -> Divergence | None:
     )
 
 
-def _refusal_divergences(results: list[WorkerResults]) -> list[Divergence]:
+def _refusal_divergences(queries: TestQueries, outcomes: dict[str, TestResult | None]) -> list[Divergence]:
     """An ORM call Django refused before any SQL (NotSupportedError) on some backends only."""
     refused: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     at_site: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    for worker in results:
-        for record in worker.queries:
+    for backend, records in queries.items():
+        for record in records:
             place = (record["test"], record["site"])
             if record["kind"] == REFUSED:
-                refused[place].setdefault(worker.target, record)
+                refused[place].setdefault(backend, record)
             else:
-                at_site[place].setdefault(worker.target, record)
+                at_site[place].setdefault(backend, record)
     divergences = []
     for place, records in refused.items():
         test = place[0]
         ran = [
-            worker.target
-            for worker in results
-            if worker.target not in records and worker.tests.get(test) and worker.tests[test].outcome != SKIPPED
+            backend
+            for backend, result in outcomes.items()
+            if backend not in records and result and result.outcome != SKIPPED
         ]
         if not ran:
             continue
@@ -207,15 +293,15 @@ def _refusal_divergences(results: list[WorkerResults]) -> list[Divergence]:
 
 
 def _write_count_divergences(
-    results: list[WorkerResults], unstable: set[tuple[str, str, str]] = frozenset()
+    queries: TestQueries, unstable: Collection[tuple[str, str, str]] = frozenset()
 ) -> list[Divergence]:
     """update() and delete() compared on the rows affected per call site (batching differs by backend);
     ``unstable``: (test, site, kind) whose row counts vary between runs on one backend."""
     writes: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for worker in results:
-        for record in worker.queries:
+    for backend, records in queries.items():
+        for record in records:
             if record["kind"] in WRITE_KINDS and record.get("rowcount") is not None:
-                writes[(record["test"], record["site"], record["kind"])][worker.target] += record["rowcount"]
+                writes[(record["test"], record["site"], record["kind"])][backend] += record["rowcount"]
     divergences = []
     for (test, site, kind), counts in writes.items():
         if len(counts) > 1 and len(set(counts.values())) > 1 and (test, site, kind) not in unstable:
@@ -308,37 +394,71 @@ def _first_rows(record: dict[str, Any]) -> str:
 
 
 def query_findings(divergences: list[Divergence], failing_tests: set[str], tied: dict[str, Finding]) -> list[Finding]:
-    """One finding per test and call site (an unordered result's order: per call site); in a test that
-    fails anyway, only its first divergence, tied to the test's own finding."""
-    findings: list[Finding] = []
-    seen_sites: set[tuple[str, str]] = set()
-    seen_failing: set[str] = set()
-    unordered: dict[str, list[Divergence]] = defaultdict(list)
-    for divergence in sorted(divergences, key=lambda d: (d.test, d.order)):
-        test, site = divergence.test, divergence.site
-        if test in failing_tests:
-            if test in seen_failing:
+    """The findings of divergences of any tests (see QueryFindings)."""
+    by_test: dict[str, list[Divergence]] = defaultdict(list)
+    for divergence in divergences:
+        by_test[divergence.test].append(divergence)
+    findings = QueryFindings(failing_tests, tied)
+    for test, test_divergences in by_test.items():
+        findings.add(test, test_divergences)
+    return findings.findings()
+
+
+class QueryFindings:
+    """Findings from divergences given one test at a time, in any order of tests.
+
+    One finding per test and call site, in the order of the tests' node ids and, within a
+    test, of its queries; an unordered result's order is one finding per call site, after
+    the others. In a test that fails anyway, only its first divergence counts, tied to the
+    test's own finding (``tied``, which it changes) when there is one.
+    """
+
+    def __init__(self, failing_tests: set[str], tied: dict[str, Finding]) -> None:
+        self._failing, self._tied = failing_tests, tied
+        self._by_test: list[tuple[str, list[Finding]]] = []
+        # Per call site: (where its first divergence comes in that order, its finding, the tests).
+        self._unordered: dict[str, tuple[tuple[str, int], Finding, set[str]]] = {}
+
+    def add(self, test: str, divergences: list[Divergence]) -> None:
+        findings: list[Finding] = []
+        seen_sites: set[str] = set()
+        failing = test in self._failing
+        for index, divergence in enumerate(sorted(divergences, key=lambda d: d.order)):
+            if failing:
+                if index:
+                    break
+                if test in self._tied:
+                    self._tied[test].details["query"] = _evidence(divergence)
+                    break
+            if divergence.kind == UNORDERED_ORDER:
+                self._add_unordered(divergence, (test, index))
                 continue
-            seen_failing.add(test)
-            if test in tied:
-                tied[test].details["query"] = _evidence(divergence)
+            if divergence.site in seen_sites:
                 continue
-        if divergence.kind == UNORDERED_ORDER:
-            unordered[site].append(divergence)
-            continue
-        if (test, site) in seen_sites:
-            continue
-        seen_sites.add((test, site))
-        findings.append(_finding(divergence))
-    for site_divergences in unordered.values():
-        finding = _finding(site_divergences[0])
-        tests = sorted({divergence.test for divergence in site_divergences})
-        finding.details["tests"] = tests[:MAX_LISTED_TESTS]
-        finding.details["test_count"] = len(tests)
-        if len(tests) > 1:
-            finding.message += f" (in {len(tests)} tests)"
-        findings.append(finding)
-    return findings
+            seen_sites.add(divergence.site)
+            findings.append(_finding(divergence))
+        if findings:
+            self._by_test.append((test, findings))
+
+    def _add_unordered(self, divergence: Divergence, order: tuple[str, int]) -> None:
+        first = self._unordered.get(divergence.site)
+        if first is None or order < first[0]:
+            tests = first[2] if first else set()
+            self._unordered[divergence.site] = (order, _finding(divergence), tests)
+        self._unordered[divergence.site][2].add(divergence.test)
+
+    def findings(self) -> list[Finding]:
+        findings = [
+            finding for _, test_findings in sorted(self._by_test, key=lambda item: item[0]) for finding in test_findings
+        ]
+        for _, finding, tests in sorted(self._unordered.values(), key=lambda item: item[0]):
+            listed = sorted(tests)
+            finding.details["tests"] = listed[:MAX_LISTED_TESTS]
+            finding.details["test_count"] = len(listed)
+            if len(listed) > 1:
+                finding.message += f" (in {len(listed)} tests)"
+            findings.append(finding)
+        return findings
 
 
 def _finding(divergence: Divergence) -> Finding:

@@ -3,14 +3,19 @@
 A results file is the unit that crosses machines (one per CI job and backend);
 ``portability report`` merges any number of them. ``schema_version`` changes when a
 record's meaning changes.
+
+Reading keeps everything but the query records, which are most of a file: of those only
+where each test's records are (byte offsets) is kept, and harness.results_stream reads
+them back one test at a time.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from json.decoder import scanstring
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from harness.errors import ResultsError
 from harness.urls import redact
@@ -50,6 +55,14 @@ class TestResult:
     location: dict[str, Any] | None = None
 
 
+class QuerySpan(NamedTuple):
+    """Consecutive query records of one test in a results file: bytes [start, end), from line ``line``."""
+
+    start: int
+    end: int
+    line: int
+
+
 @dataclass
 class WorkerResults:
     """Everything one results file says about one target."""
@@ -63,7 +76,9 @@ class WorkerResults:
     collection_errors: list[dict[str, Any]] = field(default_factory=list)
     tests: dict[str, TestResult] = field(default_factory=dict)
     setup_failures: list[dict[str, Any]] = field(default_factory=list)
-    queries: list[dict[str, Any]] = field(default_factory=list)
+    # Where each test's query records are (by the record's `test`), in file order; read them with
+    # harness.results_stream. Records of one test may lie in several spans (xdist, fixtures).
+    query_spans: dict[str, list[QuerySpan]] = field(default_factory=dict)
     # Records of other commands' workers (e.g. `migration`, `schema`), by type.
     other: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     finish: dict[str, Any] | None = None
@@ -72,7 +87,7 @@ class WorkerResults:
 
     @property
     def target(self) -> str:
-        return self.header.get("target", self.path.stem)
+        return self.header["target"] if "target" in self.header else self.path.stem
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(OUTCOMES, 0)
@@ -80,7 +95,16 @@ class WorkerResults:
             counts[test.outcome] = counts.get(test.outcome, 0) + 1
         return counts
 
+    def index_queries(self, nodeid: str, span: QuerySpan) -> None:
+        """Note where query records of test ``nodeid`` are (joined to its span just before, if adjacent)."""
+        spans = self.query_spans.setdefault(nodeid, [])
+        if spans and spans[-1].end == span.start:
+            spans[-1] = spans[-1]._replace(end=span.end)
+        else:
+            spans.append(span)
+
     def apply(self, record: dict[str, Any]) -> None:
+        """Keep a record of any type but `query` (the follower indexes those)."""
         kind = record.get("type")
         if kind == "header":
             if record.get("schema_version") != SCHEMA_VERSION:
@@ -105,8 +129,6 @@ class WorkerResults:
                 message=record.get("message", ""),
                 location=record.get("location"),
             )
-        elif kind == "query":
-            self.queries.append(record)
         elif kind == "setup_failure":
             self.setup_failures.append(record)
         elif kind == "finish":
@@ -124,29 +146,70 @@ class ResultsFollower:
         self._line_number = 0
 
     def poll(self) -> WorkerResults:
-        """Apply every complete line written since the last poll; a broken line is a ResultsError."""
-        path = self.results.path
+        """Apply every complete line written since the last poll; a broken line is a ResultsError.
+
+        A query record is only indexed here (and checked when it is read back, see
+        harness.results_stream), unless it is not in the writer's own form.
+        """
+        path, results = self.results.path, self.results
+        # The run of consecutive query lines of one test being read: (test, start, first line), and
+        # how its lines begin (a line that begins so is in the run, no need to read its test).
+        run: tuple[str, int, int] | None = None
+        run_prefix = b"\0"
         try:
             if not path.exists():
-                return self.results
+                return results
             with path.open("rb") as handle:
                 handle.seek(self._offset)
-                lines = handle.readlines()
+                for line in handle:
+                    if not line.endswith(b"\n"):
+                        break  # a partial line: read it whole next time
+                    start = self._offset
+                    self._offset += len(line)
+                    self._line_number += 1
+                    if line.startswith(run_prefix):
+                        continue
+                    nodeid = query_test(line)
+                    if nodeid is None and line.strip():
+                        record = parse_line(path, line, self._line_number)
+                        if record["type"] == "query":
+                            nodeid = record["test"]
+                        else:
+                            self._apply(record)
+                    if run and run[0] != nodeid:
+                        results.index_queries(run[0], QuerySpan(run[1], start, run[2]))
+                        run, run_prefix = None, b"\0"
+                    if nodeid is not None and run is None:
+                        run = (nodeid, start, self._line_number)
+                        run_prefix = QUERY_PREFIX + json.dumps(nodeid)[1:].encode() + b","
         except OSError as error:
             raise ResultsError(path=path, reason=error.strerror or type(error).__name__) from None
-        for line in lines:
-            if not line.endswith(b"\n"):
-                break  # a partial line: read it whole next time
-            self._offset += len(line)
-            self._line_number += 1
-            if line.strip():
-                record = _parse_line(path, line, self._line_number)
-                try:
-                    self.results.apply(record)
-                except ResultsError as error:
-                    reason = f"line {self._line_number}: {error.fields['reason']}"
-                    raise ResultsError(path=path, reason=reason) from None
-        return self.results
+        finally:
+            if run:
+                results.index_queries(run[0], QuerySpan(run[1], self._offset, run[2]))
+        return results
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        try:
+            self.results.apply(record)
+        except ResultsError as error:
+            reason = f"line {self._line_number}: {error.fields['reason']}"
+            raise ResultsError(path=self.results.path, reason=reason) from None
+
+
+# How ResultsWriter begins a query record (QueryRecord.to_dict puts `test` first).
+QUERY_PREFIX = b'{"type": "query", "test": "'
+
+
+def query_test(line: bytes) -> str | None:
+    """The `test` of a query record written by ResultsWriter, read without parsing the whole line
+    (the index pass must be cheap); None for any other line."""
+    if not line.startswith(QUERY_PREFIX):
+        return None
+    try:
+        return scanstring(line.decode("utf-8"), len(QUERY_PREFIX))[0]
+    except ValueError:  # not UTF-8, or a broken string: the full parse says what is wrong
+        return None
 
 
 def read_results(path: Path) -> WorkerResults:
@@ -179,7 +242,24 @@ OPTIONAL_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 
 
-def _parse_line(path: Path, line: bytes, number: int) -> dict[str, Any]:
+def _field_rules(kind: str) -> tuple[tuple[str, bool, frozenset[type] | tuple[str, ...]], ...]:
+    """A kind's rules as (name, required, the exact JSON types or the values allowed)."""
+
+    def allowed(expected: Any) -> frozenset[type] | tuple[str, ...]:
+        if isinstance(expected, tuple) and isinstance(expected[0], str):
+            return expected
+        return frozenset(expected if isinstance(expected, tuple) else (expected,))
+
+    required = [(name, True, allowed(expected)) for name, expected in REQUIRED_FIELDS.get(kind, {}).items()]
+    optional = [(name, False, allowed(expected)) for name, expected in OPTIONAL_FIELDS.get(kind, {}).items()]
+    return tuple(required + optional)
+
+
+# REQUIRED_FIELDS and OPTIONAL_FIELDS in the form the check of every line uses.
+FIELD_RULES = {kind: _field_rules(kind) for kind in {*REQUIRED_FIELDS, *OPTIONAL_FIELDS}}
+
+
+def parse_line(path: Path, line: bytes, number: int) -> dict[str, Any]:
     """One line as a record of a known shape, or a ResultsError naming the line."""
 
     def broken(reason: str) -> ResultsError:
@@ -193,6 +273,53 @@ def _parse_line(path: Path, line: bytes, number: int) -> dict[str, Any]:
         raise broken(f"invalid JSON ({error.msg} at column {error.colno})") from None
     except RecursionError:
         raise broken("JSON nested too deeply") from None
+    if type(record) is dict and type(record.get("type")) is str and _well_formed(record):
+        return record
+    _raise_shape_error(broken, record)
+    return record
+
+
+_scan_json = json.JSONDecoder().scan_once
+
+
+def parse_lines(path: Path, data: bytes, first_line: int) -> list[dict[str, Any]]:
+    """The records of consecutive lines (each ending in a newline), as parse_line reads them.
+
+    The C scanner reads each line directly (json.loads adds layers of calls to the same
+    scanner); a line it does not read whole into a well-formed record goes to parse_line,
+    which says what is wrong.
+    """
+    records = []
+    for number, line in enumerate(data.split(b"\n")[:-1], start=first_line):
+        try:
+            text = line.decode("utf-8")
+            record, end = _scan_json(text, 0)
+            whole = end == len(text)
+        except (ValueError, StopIteration, RecursionError):
+            record, whole = None, False
+        if whole and type(record) is dict and type(record.get("type")) is str and _well_formed(record):
+            records.append(record)
+        elif line.strip():
+            records.append(parse_line(path, line, number))
+    return records
+
+
+def _well_formed(record: dict[str, Any]) -> bool:
+    """The quick check of every line (the exact types json.loads makes: a bool is never an int here)."""
+    for name, required, allowed in FIELD_RULES.get(record["type"], ()):
+        if name not in record:
+            if required:
+                return False
+        elif type(allowed) is tuple:
+            if record[name] not in allowed:
+                return False
+        elif type(record[name]) not in allowed:
+            return False
+    return True
+
+
+def _raise_shape_error(broken: Any, record: object) -> None:
+    """Say what is wrong with a record _well_formed refused."""
     if not isinstance(record, dict):
         raise broken(f"a JSON {type(record).__name__}, not an object")
     kind = record.get("type")
@@ -205,7 +332,6 @@ def _parse_line(path: Path, line: bytes, number: int) -> dict[str, Any]:
     for name, expected in OPTIONAL_FIELDS.get(kind, {}).items():
         if name in record:
             _check_field(broken, kind, name, record[name], expected)
-    return record
 
 
 def _check_field(broken: Any, kind: str, name: str, value: object, expected: Any) -> None:

@@ -23,7 +23,6 @@ from harness.config import RANDOM_HASH_SEED, RunConfig, Target
 from harness.errors import EXIT_INTERRUPTED, BackendUnavailableError, DriverMissingError, SettingsError
 from harness.execute import RunInterrupted, Worker, preflight, run_workers
 from harness.probe import ServerInfo, probe
-from harness.query_compare import nondeterministic_keys
 from harness.report.json_report import write_json_report
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_backends, render_findings, render_partial
@@ -120,9 +119,7 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
         for worker in all_workers:
             if worker.results.header:
                 runs.setdefault(worker.target.name, []).append(worker.results)
-        comparison = compare(
-            [worker.results for worker in workers if worker.results.header], nondeterministic_keys(runs)
-        )
+        comparison = compare([worker.results for worker in workers if worker.results.header], repeats=runs)
         statuses = {**unavailable, **{worker.target.name: worker_status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     comparison.findings.extend(partial_results_findings(backends))

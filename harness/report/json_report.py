@@ -38,4 +38,7 @@ def write_json_report(
     path: Path, backends: list[BackendStatus], comparison: Comparison, exit_code: int, hash_seed: int | None = None
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build_report(backends, comparison, exit_code, hash_seed), indent=2) + "\n")
+    # json.dump writes as it encodes: json.dumps would hold the whole text (and its pieces) at once.
+    with path.open("w") as handle:
+        json.dump(build_report(backends, comparison, exit_code, hash_seed), handle, indent=2)
+        handle.write("\n")
