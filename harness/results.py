@@ -12,6 +12,7 @@ them back one test at a time.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from json.decoder import scanstring
 from pathlib import Path
@@ -46,7 +47,7 @@ class ResultsWriter:
         self._handle.close()
 
 
-@dataclass
+@dataclass(slots=True)
 class TestResult:
     nodeid: str
     outcome: str
@@ -97,7 +98,9 @@ class WorkerResults:
 
     def index_queries(self, nodeid: str, span: QuerySpan) -> None:
         """Note where query records of test ``nodeid`` are (joined to its span just before, if adjacent)."""
-        spans = self.query_spans.setdefault(nodeid, [])
+        spans = self.query_spans.get(nodeid)
+        if spans is None:
+            spans = self.query_spans[_shared(nodeid)] = []
         if spans and spans[-1].end == span.start:
             spans[-1] = spans[-1]._replace(end=span.end)
         else:
@@ -114,7 +117,8 @@ class WorkerResults:
             self.header = record
         elif kind == "collection":
             self.collected = record["count"]
-            self.collected_nodeids = record.get("nodeids")
+            nodeids = record.get("nodeids")
+            self.collected_nodeids = None if nodeids is None else [_shared(nodeid) for nodeid in nodeids]
         elif kind == "collection_error":
             self.collection_errors.append(record)
         elif kind == "lost":
@@ -122,8 +126,9 @@ class WorkerResults:
         elif kind == "test":
             if self.lost is not None:
                 return  # after the server went away, a failure says nothing about the code
-            self.tests[record["nodeid"]] = TestResult(
-                nodeid=record["nodeid"],
+            nodeid = _shared(record["nodeid"])
+            self.tests[nodeid] = TestResult(
+                nodeid=nodeid,
                 outcome=record["outcome"],
                 duration=record.get("duration", 0.0),
                 message=record.get("message", ""),
@@ -135,6 +140,11 @@ class WorkerResults:
             self.finish = record
         else:
             self.other.setdefault(str(kind), []).append(record)
+
+
+def _shared(nodeid: object) -> object:
+    """One string object per node id, however many files and records name it (tens of thousands)."""
+    return sys.intern(nodeid) if type(nodeid) is str else nodeid
 
 
 class ResultsFollower:
