@@ -62,10 +62,6 @@ class Divergence:
 # ---------------------------------------------------------------- matching
 
 
-def query_key(record: dict[str, Any], nth: int) -> QueryKey:
-    return (record["test"], record["site"], record["kind"], record.get("fingerprint") or "", nth)
-
-
 def _keyed(records: list[dict[str, Any]]) -> list[tuple[QueryKey, dict[str, Any]]]:
     """Each record with its identity: its fingerprint and how many times that fingerprint came before."""
     seen: dict[str, int] = {}
@@ -193,10 +189,10 @@ def divergences_by_test(
                     unstable = nondeterministic | found
                     unstable_writes = given_writes | {key[:3] for _, key in found}
             outcomes = {target: worker.tests.get(test) for target, worker in targets}
-            yield test, test_divergences(queries, outcomes, tolerance, unstable, unstable_writes)
+            yield test, divergences_of_test(queries, outcomes, tolerance, unstable, unstable_writes)
 
 
-def test_divergences(
+def divergences_of_test(
     queries: TestQueries,
     outcomes: dict[str, TestResult | None],
     tolerance: float,
