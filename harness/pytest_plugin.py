@@ -315,6 +315,17 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
         state.collected.update(dict.fromkeys(ids))
 
 
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's default distribution (load) made static: the same tests in the same order in each worker
+    on every backend (see harness.xdist_scheduling); other --dist modes are left as asked."""
+    if STATE_KEY not in config.stash or config.getvalue("dist") != "load":
+        return None
+    from harness.xdist_scheduling import StaticScheduling
+
+    return StaticScheduling(config, log)
+
+
 def _write_xdist_collection(state: PortabilityState) -> None:
     """The controller's collection record, before the first test's: the union of what the workers collected
     (xdist schedules no test before every worker has collected)."""

@@ -33,19 +33,20 @@ from tests.helpers import MARIADB_URL, POSTGRESQL_URL, read_json, run_portabilit
 
 pytestmark = pytest.mark.e2e
 
-# The overflow test (passes on SQLite only) and 20 tests that pass everywhere, slow enough to be seen.
-MANY_TESTS = (
-    "\n        import time\n"
-    + OVERFLOW_PROJECT["shop/tests.py"]
-    + "".join(
-        f"""
+# The overflow test (passes on SQLite only) and 20 tests that pass everywhere, slow enough to be seen,
+# in two classes (an xdist worker runs whole classes: harness.xdist_scheduling).
+ITEM_TEST = """
             def test_item_{n}(self):
                 time.sleep(0.1)
                 Item.objects.create(code="x{n}")
                 self.assertEqual(Item.objects.count(), 1)
 """
-        for n in range(20)
-    )
+MANY_TESTS = (
+    "\n        import time\n"
+    + OVERFLOW_PROJECT["shop/tests.py"]
+    + "".join(ITEM_TEST.format(n=n) for n in range(10))
+    + "\n        class MoreItemTests(TestCase):\n"
+    + "".join(ITEM_TEST.format(n=n) for n in range(10, 20))
 )
 BACKENDS = ("sqlite", *SERVERS)
 
@@ -255,3 +256,13 @@ def test_relay_copies_one_test_at_a_time(tmp_path):
     ]
     relay.remove_worker_files()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["postgresql.jsonl"]
+
+
+def test_static_shares_are_whole_classes_in_collection_order():
+    from harness.xdist_scheduling import static_shares
+
+    scopes = (("a.py", 5), ("b.py::B", 3), ("b.py::C", 6))
+    collection = [f"{path}::t{n}" for path, count in scopes for n in range(count)]
+    assert static_shares(collection, 2) == [list(range(8)), list(range(8, 14))]
+    assert static_shares(collection, 3) == [list(range(5)), list(range(5, 8)), list(range(8, 14))]
+    assert static_shares(collection[:1], 2) == [[], [0]]
