@@ -22,8 +22,10 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import marshal
 import math
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,11 @@ class Clock:
         if candidate <= high:
             return f"now{'+' if candidate >= dt.timedelta(0) else '-'}{abs(candidate)}"
         return None
+
+    def settled_before(self) -> dt.datetime:
+        """Values before this moment are too far in the past to ever be taken as computed from the
+        clock in this test (its window only grows): their canonical form can be remembered."""
+        return dt.datetime.now(dt.UTC) + CLOCK_SLACK - CLOCK_HORIZON
 
 
 # What a result column holds, for canonicalisation.
@@ -108,9 +115,29 @@ def floats_close(a: float, b: float, tolerance: float) -> bool:
     return a == b or abs(a - b) <= tolerance * max(abs(a), abs(b))
 
 
-def _row_hash(row: list[Any]) -> bytes:
-    encoded = json.dumps(row, separators=(",", ":"), default=str).encode()
-    return hashlib.blake2b(encoded, digest_size=8).digest()
+def _row_hashes(rows: Iterable[tuple]) -> list[bytes]:
+    """The hashes of rows in their canonical form. Marshal format 0 is a fixed, exact encoding of
+    the canonical values (str, int, float, bool, None, small dicts): no references, no interning,
+    so equal rows give equal bytes in any process; several times cheaper than JSON."""
+    blake2b, dumps = hashlib.blake2b, marshal.dumps
+    try:
+        return [blake2b(dumps(row, 0), digest_size=8).digest() for row in rows]
+    except ValueError:  # a subclass (an IntEnum, a str subclass): as its plain value
+        return [blake2b(dumps(_marshallable(row), 0), digest_size=8).digest() for row in rows]
+
+
+def _marshallable(value: Any) -> Any:
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return {str(key): _marshallable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return tuple(_marshallable(item) for item in value)
+    return str(value)
 
 
 class _FormDigest:
@@ -122,10 +149,10 @@ class _FormDigest:
         self._ordered = hashlib.blake2b(digest_size=16)
         self._unordered = 0
 
-    def add(self, row_hash: bytes) -> None:
-        self._ordered.update(row_hash)
+    def add(self, row_hashes: list[bytes]) -> None:
+        self._ordered.update(b"".join(row_hashes))
         # A multiset hash: the sum of the rows' hashes, so row order does not matter.
-        self._unordered = (self._unordered + int.from_bytes(row_hash)) % (1 << 64)
+        self._unordered = (self._unordered + sum(map(int.from_bytes, row_hashes))) % (1 << 64)
 
     def to_dict(self) -> dict[str, str]:
         return {"ordered": self._ordered.hexdigest()[:16], "unordered": f"{self._unordered:016x}"}
@@ -142,20 +169,42 @@ class RowDigest:
         self.float_rows: list[list[Any]] = []
         self.float_rows_complete = True
 
-    def add(self, raw: list[Any], renamed: list[Any] | None = None, floats: list[float] | None = None) -> None:
+    def add(self, raw: Sequence[Any], renamed: Sequence[Any] | None = None, floats: list[float] | None = None) -> None:
         """Add one row; ``renamed`` is None when no value of it was renamed."""
-        raw_hash = _row_hash(raw)
-        renamed_hash = raw_hash if renamed is None else _row_hash(renamed)
-        self._raw.add(raw_hash)
-        self._renamed.add(renamed_hash)
-        self.rows += 1
-        if len(self.sample) < SAMPLE_ROWS:
-            self.sample.append([_cut(value) for value in raw])
-        if floats:
-            if len(self.float_rows) < MAX_FLOAT_ROWS:
-                self.float_rows.append([raw_hash.hex(), renamed_hash.hex(), floats])
-            else:
+        self.add_rows([tuple(raw)], None if renamed is None else [tuple(renamed)], None if floats is None else [floats])
+
+    def add_rows(
+        self,
+        raws: Sequence[tuple],
+        renameds: Sequence[tuple] | None = None,
+        floats: Sequence[list[float] | None] | None = None,
+    ) -> None:
+        """Add rows (tuples) in order; ``renameds`` (None: nothing renamed) and ``floats`` go row by row
+        with them."""
+        raw_hashes = _row_hashes(raws)
+        if renameds is None:
+            renamed_hashes = raw_hashes
+        else:
+            renamed_hashes = _row_hashes(renameds)
+        self._raw.add(raw_hashes)
+        self._renamed.add(renamed_hashes)
+        self.rows += len(raw_hashes)
+        room = SAMPLE_ROWS - len(self.sample)
+        if room > 0:
+            self.sample.extend([_cut(value) for value in raw] for raw in raws[:room])
+        if floats is not None:
+            room = MAX_FLOAT_ROWS - len(self.float_rows)
+            kept = [
+                (raw_hash, renamed_hash, row_floats)
+                for raw_hash, renamed_hash, row_floats in zip(raw_hashes, renamed_hashes, floats, strict=True)
+                if row_floats
+            ]
+            if len(kept) > room:
                 self.float_rows_complete = False
+                del kept[room:]
+            self.float_rows.extend(
+                [raw_hash.hex(), renamed_hash.hex(), row_floats] for raw_hash, renamed_hash, row_floats in kept
+            )
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -26,6 +26,7 @@ import decimal
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # pytest fixture scopes → the label scope of what they create (outer to inner).
@@ -45,6 +46,9 @@ _HASHABLE_KINDS: tuple[tuple[type, str], ...] = (
     (uuid.UUID, "uuid"),
     (bytes, "bytes"),
 )
+# The same, by exact type, for looking up many values of one type at once (bool: never renamed).
+VALUE_KINDS: dict[type, str] = {kind: name for kind, name in _HASHABLE_KINDS if name}
+_EMPTY: Mapping[Any, str] = {}
 
 
 def value_key(value: Any) -> tuple[str, Any] | None:
@@ -88,16 +92,44 @@ class ScopedLabels:
                 self._entries.pop(key, None)
 
 
+class GroupedLabels(ScopedLabels):
+    """ScopedLabels whose keys are ``(group, item)``; each group's latest labels are also kept in
+    one dict, for looking up a whole column of values at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._latest: dict[Any, dict[Any, str]] = {}
+
+    def add(self, key: tuple[Any, Any], label: str, scope: str) -> None:
+        super().add(key, label, scope)
+        group, item = key
+        self._latest.setdefault(group, {})[item] = label
+
+    def end(self, scope: str) -> None:
+        ended = self._keys_by_scope.get(scope, ())
+        super().end(scope)
+        for group, item in ended:
+            label = self.get((group, item))
+            if label is None:
+                self._latest[group].pop(item, None)
+            else:
+                self._latest[group][item] = label
+
+    def latest(self, group: Any) -> Mapping[Any, str]:
+        """item → its latest label, for one group (read only)."""
+        return self._latest.get(group, _EMPTY)
+
+
 class Identities:
     """The labels of the inputs seen so far, by scope; one instance per worker."""
 
     def __init__(self) -> None:
         # (model label, raw key) → key label
-        self._keys = ScopedLabels()
+        self._keys = GroupedLabels()
         # raw key → the labels of the rows with that key, to name keys that reach SQL as bare parameters
         self._keys_by_raw = ScopedLabels()
-        # (column, value key) → the label of the latest write of that value there
-        self._written = ScopedLabels()
+        # ((column, kind), value) → the label of the latest write of that value there
+        self._written = GroupedLabels()
         # value key → the column and label of its latest write anywhere (to name query parameters)
         self._values = ScopedLabels()
         # keys read that no insert announced (raw SQL, bulk inserts without RETURNING)
@@ -105,11 +137,15 @@ class Identities:
         self._counters: Counter[tuple[str, str]] = Counter()
         self._module: str | None = None
         self._class: str | None = None
+        # Called before any label is added or dropped (the recorder digests the rows it holds back).
+        self.before_change: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ scopes
 
     def enter_test(self, nodeid: str) -> None:
         """A test starts: forget what the previous test (and a finished class or module) made."""
+        if self.before_change is not None:
+            self.before_change()
         module = nodeid.split("::", 1)[0]
         klass = nodeid.rsplit("::", 1)[0]
         ended = [TEST]
@@ -135,6 +171,8 @@ class Identities:
         """A row was created with this key: it is a new row even if the raw value was seen before."""
         if raw is None:
             return
+        if self.before_change is not None:
+            self.before_change()
         label = f"{model}#{scope}{self._next(model, scope)}"
         self._keys.add((model, raw), label, scope)
         self._keys_by_raw.add(raw, label, scope)
@@ -144,12 +182,18 @@ class Identities:
         """Replace a session row's creation-order label by its natural key."""
         if raw is None:
             return
+        if self.before_change is not None:
+            self.before_change()
         label = f"{model}#{json.dumps(natural, default=str, separators=(',', ':'))}"
         self._keys.add((model, raw), label, SESSION)
         self._keys_by_raw.add(raw, label, SESSION)
 
     def key_label(self, model: str, raw: Any) -> str | None:
         return self._keys.get((model, raw))
+
+    def key_labels(self, model: str) -> Mapping[Any, str]:
+        """raw key → label, for every live row of the model (read only)."""
+        return self._keys.latest(model)
 
     def sighted_key_label(self, model: str, raw: Any) -> str:
         """A key no insert announced: labelled by first sight in this test."""
@@ -164,14 +208,20 @@ class Identities:
         key = value_key(value)
         if key is None:
             return
+        if self.before_change is not None:
+            self.before_change()
         label = f"<in:{scope}{self._next('in:' + column, scope)}>"
-        self._written.add((column, key), label, scope)
+        self._written.add(((column, key[0]), key[1]), label, scope)
         self._values.add(key, f"{column}{label}", scope)
 
     def written_label(self, column: str, value: Any) -> str | None:
         """The label of a value read from a column the test wrote that value to."""
         key = value_key(value)
-        return self._written.get((column, key)) if key is not None else None
+        return self._written.get(((column, key[0]), key[1])) if key is not None else None
+
+    def written_labels(self, column: str, kind: str) -> Mapping[Any, str]:
+        """value → the label of its latest write to the column, for values of one kind (VALUE_KINDS)."""
+        return self._written.latest((column, kind))
 
     # ------------------------------------------------------------ query inputs
 

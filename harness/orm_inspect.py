@@ -130,6 +130,66 @@ def row_keyed(expressions: list[Any]) -> list[bool]:
     ]
 
 
+# Field types whose values, as Django's converters give them, are immutable (str, int, bool,
+# float, Decimal, date/time types, UUID); not JSON, binary or composite values, nor anything a
+# field's from_db_value makes.
+_IMMUTABLE_INTERNAL_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "BooleanField",
+        "CharField",
+        "TextField",
+        "SlugField",
+        "EmailField",
+        "URLField",
+        "GenericIPAddressField",
+        "IPAddressField",
+        "FilePathField",
+        "DecimalField",
+        "FloatField",
+        "DateField",
+        "DateTimeField",
+        "TimeField",
+        "DurationField",
+        "UUIDField",
+        "ForeignKey",
+        "OneToOneField",
+    }
+)
+_IMMUTABLE_FIELD_CLASSES: dict[type, bool] = {}
+
+
+def immutable_values(expressions: list[Any]) -> bool:
+    """Do the selected expressions all give immutable values (so nothing the code does with a row
+    can change what it held)?"""
+    for expression in expressions:
+        try:
+            output = expression.output_field
+        except Exception:  # noqa: BLE001 - no resolvable type: anything may come back
+            return False
+        kind = type(output)
+        immutable = _IMMUTABLE_FIELD_CLASSES.get(kind)
+        if immutable is None:
+            try:
+                internal_type = output.get_internal_type()
+            except Exception:  # noqa: BLE001
+                internal_type = None
+            immutable = _IMMUTABLE_FIELD_CLASSES[kind] = (
+                getattr(kind, "from_db_value", None) is None and internal_type in _IMMUTABLE_INTERNAL_TYPES
+            )
+        if not immutable:
+            return False
+    return True
+
+
 def column_name(expression: Any, alias: str | None) -> str:
     """A stable name for a selected column: its alias, or table alias and column."""
     if alias:

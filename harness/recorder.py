@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextvars
 import dis
-import math
 import os
 import sys
 import traceback
@@ -26,17 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.canonical import (
-    CLOCK_FIELD,
-    FLOAT_PLACEHOLDER,
-    GENERATED_UUID,
-    KEY,
-    PLAIN,
-    Clock,
-    Column,
-    RowDigest,
-    canonical_plain,
-)
+from harness.canonical import GENERATED_UUID, KEY, PLAIN, Clock, RowDigest, canonical_plain
+from harness.canonical_rows import ResultPlan, RowCanonicaliser
 from harness.identity import SCOPE_OF_FIXTURE, SESSION, TEST, Identities
 from harness.orm_inspect import (
     column_id,
@@ -45,6 +35,7 @@ from harness.orm_inspect import (
     field_role,
     has_explicit_order,
     has_total_order,
+    immutable_values,
     input_fingerprint,
     key_column_names,
     natural_key_fields,
@@ -71,22 +62,12 @@ MAX_SQL_CHARS = 2000
 MAX_PARAMS = 20
 MAX_TRACEBACKS = 5
 CONTAINS_OP = dis.opmap["CONTAINS_OP"]
-WRITTEN_IN_KEYED_ROW = "<in>"
+# Rows of a deferrable result (ResultPlan.deferrable) digested together.
+CHUNK_ROWS = 256
 
 _inside_write: contextvars.ContextVar[str | None] = contextvars.ContextVar("portability_write", default=None)
 _inside_statement: contextvars.ContextVar[bool] = contextvars.ContextVar("portability_statement", default=False)
 _last_record: contextvars.ContextVar[QueryRecord | None] = contextvars.ContextVar("portability_record", default=None)
-
-
-@dataclass(slots=True)
-class ResultPlan:
-    """How to canonicalise a SELECT's rows: each column's role, in the order of their names."""
-
-    columns: list[Column]
-    names: list[str]
-    order: list[int]
-    # Whether each column's row key is selected too (orm_inspect.row_keyed).
-    keyed: list[bool]
 
 
 @dataclass(slots=True)
@@ -175,6 +156,13 @@ class QueryRecorder:
     _queryset_records: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
     _compiler_records: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
     _restore: list[Callable[[], None]] = field(default_factory=list)
+    # Rows read but not digested yet, per result being read: (record, rows).
+    _held: dict[int, tuple[QueryRecord, list[Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rows = RowCanonicaliser(self.float_tolerance)
+        # Held rows are digested before any label changes, as they would have been when read.
+        self.identities.before_change = self._digest_all_held
 
     # ------------------------------------------------------------ test lifecycle
 
@@ -204,6 +192,9 @@ class QueryRecorder:
         return TEST if self.test is not None else SESSION
 
     def finish_test(self) -> None:
+        self._digest_all_held()
+        # A result the test left half-read is not watched any more (its record is written now).
+        self._held.clear()
         try:
             for record in self.records:
                 # Flushed with the test's own record, which follows.
@@ -407,8 +398,8 @@ class QueryRecorder:
         columns = [column_role(expression, key_columns) for expression, _ in selected]
         names = [column_name(expression, alias) for expression, alias in selected]
         order = sorted(range(len(names)), key=names.__getitem__)
-        keyed = row_keyed([expression for expression, _ in selected])
-        record.plan = ResultPlan(columns, sorted(names), order, keyed)
+        expressions = [expression for expression, _ in selected]
+        record.plan = ResultPlan(columns, sorted(names), order, row_keyed(expressions), immutable_values(expressions))
         record.fingerprint = input_fingerprint(query, self.identities, self.clock)
         record.offset = query.low_mark
         record.limit = None if query.high_mark is None else query.high_mark - query.low_mark
@@ -426,10 +417,9 @@ class QueryRecorder:
         converters = compiler.get_converters(expressions) if rows else None
         if converters:
             rows = list(compiler.apply_converters(rows, converters))
-        digest = RowDigest()
-        for row in rows:
-            digest.add(*self._canonical_row(row, record.plan))
-        record.digest, record.complete = digest, True
+        record.digest = RowDigest()
+        self._digest_rows(record, rows)
+        record.complete = record.digest is not None
 
     def _wrap_results_iter(self, original: Callable) -> Callable:
         recorder = self
@@ -448,9 +438,13 @@ class QueryRecorder:
         return results_iter
 
     def _stream(self, record: QueryRecord, rows: Iterator) -> Iterator:
-        digest: RowDigest | None = RowDigest()
-        record.digest = digest
-        plan = record.plan
+        """Pass the rows on unchanged, digesting them a chunk at a time when their values cannot
+        change before the chunk is full (else one by one)."""
+        record.digest = RowDigest()
+        held: list[Any] = []
+        hold = held.append
+        chunk = CHUNK_ROWS if record.plan is not None and record.plan.deferrable else 1
+        self._held[id(held)] = (record, held)
         try:
             while True:
                 try:
@@ -461,64 +455,47 @@ class QueryRecorder:
                     # Raised while Django converted the rows (e.g. an invalid datetime from the server).
                     self._record_error(record, error, stage="convert")
                     raise
-                if digest is not None:
-                    try:
-                        digest.add(*self._canonical_row(row, plan))
-                    except Exception:  # noqa: BLE001 - never raised into the test
-                        self._internal_error()
-                        digest = record.digest = None
+                hold(row)
+                if len(held) >= chunk:
+                    self._digest_held(record, held)
                 yield row
-            record.complete = digest is not None
+            self._digest_held(record, held)
+            record.complete = record.digest is not None
         finally:
+            # The rows read before the code stopped reading (iterator() left early, an error).
+            self._digest_held(record, held)
+            self._held.pop(id(held), None)
             # Abandoned half-way (iterator() left early): close Django's generator now, as it would be
             # without us, so a server-side cursor is released at once.
             close = getattr(rows, "close", None)
             if close is not None:
                 close()
 
+    def _digest_held(self, record: QueryRecord, held: list[Any]) -> None:
+        if held:
+            self._digest_rows(record, held)
+            held.clear()
+
+    def _digest_all_held(self) -> None:
+        for record, held in list(self._held.values()):
+            self._digest_held(record, held)
+
+    def _digest_rows(self, record: QueryRecord, rows: list[Any]) -> None:
+        if record.digest is None or record.plan is None:
+            return
+        try:
+            canonical = self._rows.rows(rows, record.plan, self.identities, self.clock)
+            record.digest.add_rows(canonical.raw, canonical.renamed, canonical.floats)
+        except Exception:  # noqa: BLE001 - never raised into the test
+            self._internal_error()
+            record.digest = None
+
     def _canonical_row(self, row: Any, plan: ResultPlan) -> tuple[list, list | None, list | None]:
-        """The row in its raw and renamed forms (None when nothing was renamed), and its floats."""
-        identities, clock, tolerant = self.identities, self.clock, self.float_tolerance > 0
-        raw: list[Any] = []
-        renamed: list[Any] = []
-        floats: list[float] | None = None
-        differs = False
-        columns = plan.columns
-        for index in plan.order:
-            value = row[index] if index < len(row) else None
-            column = columns[index]
-            role = column.role
-            if value is None:
-                raw_value = renamed_value = None
-            elif role == PLAIN:
-                if tolerant and isinstance(value, float) and math.isfinite(value):
-                    raw_value = renamed_value = FLOAT_PLACEHOLDER
-                    floats = [*floats, value] if floats else [value]
-                else:
-                    raw_value = canonical_plain(value, clock)
-                    label = identities.written_label(column.source, value) if column.source else None
-                    if label is None:
-                        renamed_value = raw_value
-                    else:
-                        # Numbers of writes can differ when two writes coincide on one backend only
-                        # (a session signed twice in one second): where the row's key says which row
-                        # this is, "a value the test wrote" is all that needs saying.
-                        renamed_value = WRITTEN_IN_KEYED_ROW if plan.keyed[index] else label
-            elif role in (KEY, GENERATED_UUID):
-                label = identities.key_label(column.model, value)
-                if label is not None:
-                    raw_value = renamed_value = label
-                else:
-                    raw_value = f"{column.model}#={value}"
-                    renamed_value = identities.sighted_key_label(column.model, value)
-            elif role == CLOCK_FIELD:
-                raw_value = renamed_value = "<clock>"
-            else:
-                raw_value = renamed_value = "<computed from a key>"
-            raw.append(raw_value)
-            renamed.append(renamed_value)
-            differs = differs or renamed_value is not raw_value
-        return raw, renamed if differs else None, floats
+        """One row in its raw and renamed forms (None when nothing was renamed), and its floats."""
+        canonical = self._rows.rows([row], plan, self.identities, self.clock)
+        raw = list(canonical.raw[0])
+        renamed = None if canonical.renamed is None else list(canonical.renamed[0])
+        return raw, None if renamed == raw else renamed, canonical.floats[0] if canonical.floats else None
 
     # ------------------------------------------------------------ writes: keys created, values written
 
