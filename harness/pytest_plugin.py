@@ -483,7 +483,11 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
         # Migrations and serialization are not the test's queries (their inserts are still seen).
         recorder.paused = recorder.paused or building_databases
     try:
-        return (yield)
+        result = yield
+        state = request.config.stash.get(STATE_KEY, None)
+        if building_databases and state and state.kept is not None:
+            state.kept.set_up()
+        return result
     except BaseException as error:
         state = request.config.stash.get(STATE_KEY, None)
         if state and state.writer and fixturedef.argname == "django_db_setup" and not state.setup_failure_written:

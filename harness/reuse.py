@@ -10,9 +10,14 @@ the run lives. A run that cannot take it (another run uses the kept database) bu
 run-unique test database instead, as without --reuse-db.
 
 A kept database is marked like any test database (see :class:`harness.cleanup.Marker`), plus its
-signature and state: ``busy`` while a run builds or uses it, ``ready`` once that run ended cleanly.
-A run that finds it ``busy`` (and gets its lock) knows its last run died part-way and rebuilds it.
-SQLite in memory is always fresh.
+signature and state: ``busy`` while a run builds or uses it, ``ready`` once that run ended cleanly
+and left it as if just built. A run that finds it ``busy`` (and gets its lock) rebuilds it.
+
+"As if just built": tests roll back their rows, but not the key counters their inserts advanced
+(a test asserting ``pk == 1`` passes on a fresh database only). So once the database is set up,
+its tables' contents and key counters are read; at the run's end, if the contents are the same
+(a TransactionTestCase's flush changes them), the counters are set back and the database is ready;
+else it is rebuilt by the next run. SQLite in memory is always fresh.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -99,6 +105,14 @@ def model_state_text(model: type) -> str:
     return repr((state.app_label, state.name, fields, _stable(state.options), bases, managers))
 
 
+@contextmanager
+def _closing(connection: Any) -> Iterator[Any]:
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
 def _stable(value: Any) -> str:
     """How a migration file would write ``value``; its repr without addresses when it cannot."""
     from django.db.migrations.writer import MigrationWriter
@@ -121,6 +135,8 @@ class KeptDatabases:
     connection: Any
     say: Callable[[str], None]
     markers: dict[str, Marker] = field(default_factory=dict)
+    # name -> (table digests, key counters) once the database is set up (see the module's docstring).
+    built_state: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def acquire(
@@ -173,14 +189,40 @@ class KeptDatabases:
     def after_create(self, name: str) -> None:
         self._mark(name, BUSY)
 
+    def set_up(self) -> None:
+        """The test databases are set up (migrated): read what the run must leave as it is."""
+        vendor = self.target.vendor
+        for name in self.markers:
+            try:
+                with _closing(vendor.connect(self.target.database, LOCK_CONNECT_TIMEOUT, database=name)) as connection:
+                    cursor = connection.cursor()
+                    self.built_state[name] = (vendor.table_digests(cursor), vendor.read_counters(cursor))
+            except Exception as error:  # noqa: BLE001 - then it is only not kept for the next run
+                self.say(f"portability: cannot read kept test database {name} ({error}): the next run rebuilds it")
+
     def finish(self, clean: bool) -> None:
-        """Mark the kept databases ready for the next run when this one ended cleanly; release the locks."""
+        """When the run ended cleanly, put each kept database back as built and mark it ready; release the locks."""
         try:
-            if clean:
-                for name in self.markers:
+            for name in self.markers if clean else ():
+                if self._restore(name):
                     self._mark(name, READY)
         finally:
             self.connection.close()
+
+    def _restore(self, name: str) -> bool:
+        if name not in self.built_state:
+            return False
+        vendor = self.target.vendor
+        digests, counters = self.built_state[name]
+        with _closing(vendor.connect(self.target.database, LOCK_CONNECT_TIMEOUT, database=name)) as connection:
+            cursor = connection.cursor()
+            if vendor.table_digests(cursor) != digests:
+                self.say(
+                    f"portability: the tests changed the rows of kept test database {name}: the next run rebuilds it"
+                )
+                return False
+            vendor.reset_counters(cursor, counters)
+        return True
 
     def _mark(self, name: str, state: str) -> None:
         self.markers[name] = self.markers[name].with_state(state)

@@ -89,8 +89,8 @@ class Vendor:
         return cls.__name__, match.group(0) if match else version_string.strip()
 
     @classmethod
-    def connect(cls, settings: dict[str, Any], timeout: float) -> Any:
-        """Open a DB-API connection to the server itself, not to any database."""
+    def connect(cls, settings: dict[str, Any], timeout: float, database: str | None = None) -> Any:
+        """Open a DB-API connection to the server itself (or, given, to ``database``)."""
         raise NotImplementedError
 
     # Does `=` on strings ignore case under the default collation?
@@ -162,6 +162,22 @@ class Vendor:
     def lock_in_use(cls, cursor: Any, name: str) -> bool:
         cursor.execute(cls.lock_in_use_query, cls.lock_key_args(name))
         return bool(cursor.fetchone()[0])
+
+    # What a kept test database must get back after a run to be as if just built (a cursor on it):
+    # its key counters (rolled-back inserts still advance them), checked against its tables' contents.
+    @classmethod
+    def read_counters(cls, cursor: Any) -> dict[str, Any]:
+        """Every key counter (sequence, AUTO_INCREMENT) of the database, by name."""
+        return {}
+
+    @classmethod
+    def reset_counters(cls, cursor: Any, counters: dict[str, Any]) -> None:
+        """Set the counters back to what :meth:`read_counters` read."""
+
+    @classmethod
+    def table_digests(cls, cursor: Any) -> dict[str, Any]:
+        """A digest of every table's contents, by table."""
+        return {}
 
 
 class SQLite(Vendor):
@@ -277,11 +293,41 @@ class PostgreSQL(Vendor):
         return {name: comment for name, comment in cursor.fetchall()}
 
     @classmethod
+    def read_counters(cls, cursor: Any) -> dict[str, Any]:
+        cursor.execute(
+            "SELECT format('%I.%I', schemaname, sequencename), start_value, last_value FROM pg_sequences "
+            "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        )
+        return {name: [start, last] for name, start, last in cursor.fetchall()}
+
+    @classmethod
+    def reset_counters(cls, cursor: Any, counters: dict[str, Any]) -> None:
+        for name, (start, last) in counters.items():
+            # A sequence never read (last NULL) starts at its start value again.
+            cursor.execute(
+                "SELECT setval(%s::regclass, %s, %s)", [name, start if last is None else last, last is not None]
+            )
+
+    @classmethod
+    def table_digests(cls, cursor: Any) -> dict[str, Any]:
+        cursor.execute(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+            "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        )
+        digests = {}
+        for (table,) in cursor.fetchall():
+            cursor.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
+            )
+            digests[table] = list(cursor.fetchone())
+        return digests
+
+    @classmethod
     def product_from_version_string(cls, version_string: str) -> tuple[str, str]:
         return "PostgreSQL", version_string.split()[0]
 
     @classmethod
-    def connect(cls, settings: dict[str, Any], timeout: float) -> Any:
+    def connect(cls, settings: dict[str, Any], timeout: float, database: str | None = None) -> Any:
         import psycopg2
 
         connection = psycopg2.connect(
@@ -290,7 +336,7 @@ class PostgreSQL(Vendor):
             user=settings.get("USER") or None,
             password=settings.get("PASSWORD") or None,
             # The maintenance database, as Django's own test-database creation uses.
-            dbname="postgres",
+            dbname=database or "postgres",
             connect_timeout=max(1, int(timeout)),
         )
         # DROP DATABASE is refused inside a transaction block.
@@ -412,7 +458,36 @@ class MySQL(Vendor):
         return product, match.group(0) if match else version_string
 
     @classmethod
-    def connect(cls, settings: dict[str, Any], timeout: float) -> Any:
+    def read_counters(cls, cursor: Any) -> dict[str, Any]:
+        try:  # MySQL 8 caches these figures for a day; MariaDB has no such variable
+            cursor.execute("SET SESSION information_schema_stats_expiry = 0")
+        except Exception:  # noqa: BLE001,S110
+            pass
+        cursor.execute(
+            "SELECT table_name, auto_increment FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() AND auto_increment IS NOT NULL"
+        )
+        return {table: int(value) for table, value in cursor.fetchall()}
+
+    @classmethod
+    def reset_counters(cls, cursor: Any, counters: dict[str, Any]) -> None:
+        for table, value in counters.items():
+            cursor.execute(f"ALTER TABLE {cls.quote_template.format(table)} AUTO_INCREMENT = {int(value)}")
+
+    @classmethod
+    def table_digests(cls, cursor: Any) -> dict[str, Any]:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+            "AND table_type = 'BASE TABLE'"
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        if not tables:
+            return {}
+        cursor.execute("CHECKSUM TABLE " + ", ".join(cls.quote_template.format(table) for table in tables))
+        return {table: checksum for table, checksum in cursor.fetchall()}
+
+    @classmethod
+    def connect(cls, settings: dict[str, Any], timeout: float, database: str | None = None) -> Any:
         import MySQLdb
 
         return MySQLdb.connect(
@@ -423,6 +498,7 @@ class MySQL(Vendor):
             connect_timeout=max(1, int(timeout)),
             # Registry rows (markers) are written at once, as psycopg2's connection above does.
             autocommit=True,
+            **({"database": database} if database else {}),
         )
 
 

@@ -3,7 +3,8 @@
 On a throwaway server of each kind (`portability clean` must not touch the shared ones): an
 unchanged project reuses its kept database (same PostgreSQL OID, same marker, the log says
 so); a run that finds it locked by another run uses a fresh one; editing a migration
-builds a new one and drops the old; outcomes are the same with and without --reuse-db;
+builds a new one and drops the old; outcomes are the same with and without --reuse-db (key
+counters too: a test that expects the first key passes on a reused database);
 `portability clean` drops kept databases.
 """
 
@@ -25,6 +26,15 @@ from tests.servers import throwaway_mariadb, throwaway_postgresql
 pytestmark = pytest.mark.e2e
 
 KEPT = re.compile(r"test_portability_keep_[0-9a-f]{12}")
+# Runs first; passes on a database as just built only (its rolled-back inserts still advance the key).
+FIRST_KEY_TEST = """
+    from django.test import TestCase
+    from shop.models import Item
+
+    class FirstKeyTests(TestCase):
+        def test_first_item_gets_key_1(self):
+            self.assertEqual(Item.objects.create(code="k").pk, 1)
+"""
 
 
 def project_with_migration(root: Path, max_length: int) -> Path:
@@ -33,6 +43,7 @@ def project_with_migration(root: Path, max_length: int) -> Path:
         root,
         {
             **OVERFLOW_PROJECT,
+            "shop/test_keys.py": FIRST_KEY_TEST,
             "shop/models.py": models,
             "shop/migrations/__init__.py": "",
             "shop/migrations/0001_initial.py": initial_migration(code=f"models.CharField(max_length={max_length})"),
@@ -111,6 +122,7 @@ def test_reuse_db_keeps_reuses_rebuilds_and_clean_drops(tmp_path, target):
         # Without --reuse-db: the same outcomes, the kept database left alone.
         log, plain = run(project, server, tmp_path / "r3")
         assert first == second == plain and plain["shop/tests.py::ItemTests::test_short_code"] == "passed"
+        assert second["shop/test_keys.py::FirstKeyTests::test_first_item_gets_key_1"] == "passed"
         assert server.identity(name) == identity
 
         # Another run holds the kept database: this one uses a fresh one.
