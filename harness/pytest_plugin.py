@@ -251,6 +251,7 @@ def use_kept_databases(config: pytest.Config) -> None:
         settings.DATABASES,
         say=lambda text: _say_uncaptured(config, text),
         xdist_worker=state.xdist_worker,
+        recording=state.recorder is not None,
     )
     if state.kept is not None:
         for alias, name in state.kept.names.items():
@@ -487,6 +488,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
         state = request.config.stash.get(STATE_KEY, None)
         if building_databases and state and state.kept is not None:
             state.kept.set_up()
+            _share_build_labels(state)
         return result
     except BaseException as error:
         state = request.config.stash.get(STATE_KEY, None)
@@ -499,6 +501,28 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
             recorder.leave_fixture()
             if building_databases:
                 recorder.paused = False
+
+
+def _share_build_labels(state: PortabilityState) -> None:
+    """--reuse-db with queries recorded: the recorder's labels of the rows a build makes (harness.identity)
+    are saved by the run that builds the kept databases and loaded by the runs that reuse them."""
+    recorder, kept = state.recorder, state.kept
+    if recorder is None or kept is None:
+        return
+    watcher = recorder.identities.before_change
+    if not kept.reused:
+        recorder.identities.before_change = None  # a method of the recorder: not part of the labels
+        try:
+            kept.save_labels(recorder.identities)
+        except Exception as error:  # noqa: BLE001 - the next run then rebuilds
+            warnings.warn(f"portability: could not save the query labels of the kept databases: {error}", stacklevel=1)
+        finally:
+            recorder.identities.before_change = watcher
+    elif kept.reused == set(kept.markers):
+        labels = kept.load_labels()
+        if labels is not None:
+            labels.before_change = watcher
+            recorder.identities = labels
 
 
 def describe_setup_failure(error: BaseException) -> dict[str, Any]:

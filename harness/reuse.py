@@ -18,12 +18,19 @@ and left it as if just built. A run that finds it ``busy`` (and gets its lock) r
 its tables' contents and key counters are read; at the run's end, if the contents are the same
 (a TransactionTestCase's flush changes them), the counters are set back and the database is ready;
 else it is rebuilt by the next run. SQLite in memory is always fresh.
+
+The query recorder names the rows made while a test database is built (content types,
+permissions: harness.identity) by watching their inserts; a reused database is not built, so
+the recorder's labels of a build are saved (a file in the user's cache folder, per server and
+kept database) and loaded when the database is reused; without that file it is rebuilt.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +48,8 @@ from harness.results import SCHEMA_VERSION
 LOCK_CONNECT_TIMEOUT = 5.0
 # The per-alias settings that shape a test database (NAME, credentials and host do not).
 SHAPING_KEYS = ("ENGINE", "OPTIONS", "TIME_ZONE")
+# Where the query recorder's labels of each kept database's build are saved.
+LABELS_FOLDER = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "portability" / "kept"
 
 
 def database_signature(product: str, server_version: str, databases: dict[str, dict[str, Any]]) -> str:
@@ -137,6 +146,9 @@ class KeptDatabases:
     markers: dict[str, Marker] = field(default_factory=dict)
     # name -> (table digests, key counters) once the database is set up (see the module's docstring).
     built_state: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    # Queries are recorded: a database is reused only with the recorder's labels of its build.
+    recording: bool = False
+    reused: set[str] = field(default_factory=set)
 
     @classmethod
     def acquire(
@@ -147,6 +159,7 @@ class KeptDatabases:
         databases: dict[str, dict[str, Any]],
         say: Callable[[str], None],
         xdist_worker: str | None = None,
+        recording: bool = False,
     ) -> KeptDatabases | None:
         """Lock the kept test databases of these DATABASES; None when another run holds one of them."""
         vendor = target.vendor
@@ -162,7 +175,7 @@ class KeptDatabases:
                 say(f"portability: kept test database {name} is in use by another run: using a fresh test database")
                 connection.close()  # releases the locks taken so far
                 return None
-        return cls(target, token, signature, names, connection, say)
+        return cls(target, token, signature, names, connection, say, recording=recording)
 
     def owns(self, name: str) -> bool:
         return name in self.names.values()
@@ -173,12 +186,16 @@ class KeptDatabases:
         cursor = self.connection.cursor()
         marker = Marker.parse(vendor.marked_test_databases(cursor).get(name))
         exists = bool(self._databases_like(cursor, like_literal(name)))
-        if exists and marker and marker.kept == self.signature and marker.state == READY:
+        ready = exists and marker is not None and marker.kept == self.signature and marker.state == READY
+        labelled = not self.recording or (marker is not None and self._saved_labels(name, marker) is not None)
+        if ready and labelled:
             self.say(f"portability: reusing kept test database {name} (signature {self.signature[:12]})")
             self.markers[name] = marker
+            self.reused.add(name)
             return
         if exists:
             why = "its last run did not finish" if marker and marker.kept else "it carries no kept marker"
+            why = "no saved query labels of its build" if ready else why
             self.say(f"portability: rebuilding kept test database {name} ({why})")
             self._drop(cursor, name)
         else:
@@ -199,6 +216,42 @@ class KeptDatabases:
                     self.built_state[name] = (vendor.table_digests(cursor), vendor.read_counters(cursor))
             except Exception as error:  # noqa: BLE001 - then it is only not kept for the next run
                 self.say(f"portability: cannot read kept test database {name} ({error}): the next run rebuilds it")
+
+    def save_labels(self, identities: Any) -> None:
+        """Keep the query recorder's labels of this build for the runs that reuse these databases."""
+        built = {name: marker.created + marker.token for name, marker in self.markers.items()}
+        LABELS_FOLDER.mkdir(parents=True, exist_ok=True)
+        path = self._labels_path()
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(pickle.dumps({"built": built, "identities": identities}))
+        temporary.replace(path)
+
+    def load_labels(self) -> Any:
+        """The labels saved by the run that built these databases (None when they do not fit every one)."""
+        saved = self._read_labels()
+        if saved is None or not all(self._fits(saved, name, marker) for name, marker in self.markers.items()):
+            return None
+        return saved["identities"]
+
+    def _saved_labels(self, name: str, marker: Marker) -> Any:
+        saved = self._read_labels()
+        return saved["identities"] if saved is not None and self._fits(saved, name, marker) else None
+
+    @staticmethod
+    def _fits(saved: dict[str, Any], name: str, marker: Marker) -> bool:
+        """Were the saved labels made by the build of this very database (not an older one of its name)?"""
+        return saved["built"].get(name) == marker.created + marker.token
+
+    def _read_labels(self) -> dict[str, Any] | None:
+        try:
+            return pickle.loads(self._labels_path().read_bytes())  # noqa: S301 - the user's own cache file
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
+
+    def _labels_path(self) -> Path:
+        server = f"{self.target.vendor.target}:{self.target.database.get('HOST')}:{self.target.database.get('PORT')}"
+        key = hashlib.sha256("|".join([server, *sorted(self.names.values())]).encode()).hexdigest()[:32]
+        return LABELS_FOLDER / f"{key}.labels"
 
     def finish(self, clean: bool) -> None:
         """When the run ended cleanly, put each kept database back as built and mark it ready; release the locks."""
