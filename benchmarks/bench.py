@@ -204,7 +204,7 @@ def matrix_figures(suite: Suite, scratch: Path, rounds: int, backends: list[str]
 
 
 def parallel_figures(suite: Suite, scratch: Path, rounds: int, backends: list[str]) -> list[Figure]:
-    if "-n" not in harness_help().split():
+    if "--numprocesses" not in harness_help():
         return [Figure("-n auto", "matrix -n auto", "matrix", note="the harness has no -n option yet")]
     figure = Figure("-n auto", "matrix with -n auto", "matrix without -n")
     with_n, without = [suite.harness(backends, "-n", "auto")], [suite.harness(backends)]
