@@ -191,7 +191,11 @@ class RowDigest:
         self.rows += len(raw_hashes)
         room = SAMPLE_ROWS - len(self.sample)
         if room > 0:
-            self.sample.extend([_cut(value) for value in raw] for raw in raws[:room])
+            cut = SAMPLE_VALUE_CHARS
+            self.sample.extend(
+                [value[:cut] + "…" if isinstance(value, str) and len(value) > cut else value for value in raw]
+                for raw in raws[:room]
+            )
         if floats is not None:
             room = MAX_FLOAT_ROWS - len(self.float_rows)
             kept = [
@@ -216,9 +220,3 @@ class RowDigest:
             data["float_rows"] = self.float_rows
             data["float_rows_complete"] = self.float_rows_complete
         return data
-
-
-def _cut(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > SAMPLE_VALUE_CHARS:
-        return value[:SAMPLE_VALUE_CHARS] + "…"
-    return value

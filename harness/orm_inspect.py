@@ -56,7 +56,9 @@ def column_of(expression: Any, key_columns: frozenset[str] = frozenset()) -> Col
     return Column(PLAIN, source=_source_column(expression))
 
 
-_FIELD_ROLES: dict[Any, Column] = {}
+# Per model field, by identity (a Field's own __hash__ is Python code, and slow): the field itself
+# is kept with its value, so its id is never reused while the entry exists.
+_FIELD_ROLES: dict[int, tuple[Any, Column]] = {}
 
 
 def column_role(expression: Any, key_columns: frozenset[str] = frozenset()) -> Column:
@@ -64,20 +66,20 @@ def column_role(expression: Any, key_columns: frozenset[str] = frozenset()) -> C
     target = getattr(expression, "target", None)
     if target is None or type(expression).__name__ != "Col":
         return column_of(expression, key_columns)
-    column = _FIELD_ROLES.get(target)
-    if column is None:
-        column = _FIELD_ROLES[target] = column_of(expression, key_columns)
-    return column
+    known = _FIELD_ROLES.get(id(target))
+    if known is None:
+        known = _FIELD_ROLES[id(target)] = (target, column_of(expression, key_columns))
+    return known[1]
 
 
 def field_role(field: Any) -> Column:
     """What a model field's column holds."""
-    column = _FIELD_ROLES.get(field)
-    if column is None:
+    known = _FIELD_ROLES.get(id(field))
+    if known is None:
         from django.db.models.expressions import Col
 
-        column = _FIELD_ROLES[field] = column_of(Col(field.model._meta.db_table, field))
-    return column
+        known = _FIELD_ROLES[id(field)] = (field, column_of(Col(field.model._meta.db_table, field)))
+    return known[1]
 
 
 def _source_column(expression: Any) -> str | None:
@@ -93,15 +95,15 @@ def _source_column(expression: Any) -> str | None:
     return None
 
 
-_COLUMN_IDS: dict[Any, str] = {}
+_COLUMN_IDS: dict[int, tuple[Any, str]] = {}
 
 
 def column_id(field: Any) -> str:
     """The identity of a model field's table column."""
-    identity = _COLUMN_IDS.get(field)
-    if identity is None:
-        identity = _COLUMN_IDS[field] = f"{field.model._meta.db_table}.{field.column}"
-    return identity
+    known = _COLUMN_IDS.get(id(field))
+    if known is None:
+        known = _COLUMN_IDS[id(field)] = (field, f"{field.model._meta.db_table}.{field.column}")
+    return known[1]
 
 
 @functools.cache

@@ -64,6 +64,8 @@ MAX_TRACEBACKS = 5
 CONTAINS_OP = dis.opmap["CONTAINS_OP"]
 # Rows of a deferrable result (ResultPlan.deferrable) digested together.
 CHUNK_ROWS = 256
+# Result plans remembered (_plan); forgotten all at once beyond this.
+MAX_PLANS = 10_000
 
 _inside_write: contextvars.ContextVar[str | None] = contextvars.ContextVar("portability_write", default=None)
 _inside_statement: contextvars.ContextVar[bool] = contextvars.ContextVar("portability_statement", default=False)
@@ -158,6 +160,7 @@ class QueryRecorder:
     _restore: list[Callable[[], None]] = field(default_factory=list)
     # Rows read but not digested yet, per result being read: (record, rows).
     _held: dict[int, tuple[QueryRecord, list[Any]]] = field(default_factory=dict)
+    _plans: dict[tuple, tuple[ResultPlan, Any, list[Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rows = RowCanonicaliser(self.float_tolerance)
@@ -394,18 +397,40 @@ class QueryRecorder:
             selected = [(select[0], select[2]) for select in compiler.select[0 : compiler.col_count]]
         else:  # an aggregate over a subquery (e.g. distinct().count()): its annotations
             selected = [(expression, alias) for alias, expression in query.annotation_select.items()]
-        key_columns = key_column_names(query.get_meta())
-        columns = [column_role(expression, key_columns) for expression, _ in selected]
-        names = [column_name(expression, alias) for expression, alias in selected]
-        order = sorted(range(len(names)), key=names.__getitem__)
-        expressions = [expression for expression, _ in selected]
-        record.plan = ResultPlan(columns, sorted(names), order, row_keyed(expressions), immutable_values(expressions))
+        record.plan = self._plan(query.get_meta(), selected)
         record.fingerprint = input_fingerprint(query, self.identities, self.clock)
         record.offset = query.low_mark
         record.limit = None if query.high_mark is None else query.high_mark - query.low_mark
         record.random_order = "?" in query.order_by
         record.total_order = has_total_order(query)
         record.explicit_order = has_explicit_order(query)
+
+    def _plan(self, opts: Any, selected: list[tuple[Any, str | None]]) -> ResultPlan:
+        """The result plan of the selected expressions; remembered when they are all plain column
+        references (what a plan of those depends on: each one's table alias, field, output field and
+        select alias). The key holds ids, the entry the objects themselves, so no id is reused meanwhile."""
+        key: tuple | None = (id(opts), *[_column_reference(expression, alias) for expression, alias in selected])
+        if None in key:
+            key = None
+        else:
+            known = self._plans.get(key)
+            if known is not None:
+                return known[0]
+        key_columns = key_column_names(opts)
+        columns = [column_role(expression, key_columns) for expression, _ in selected]
+        names = [column_name(expression, alias) for expression, alias in selected]
+        order = sorted(range(len(names)), key=names.__getitem__)
+        expressions = [expression for expression, _ in selected]
+        plan = ResultPlan(columns, sorted(names), order, row_keyed(expressions), immutable_values(expressions))
+        if key is not None:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = (
+                plan,
+                opts,
+                [(expression.target, expression.output_field) for expression in expressions],
+            )
+        return plan
 
     def _digest_single(self, record: QueryRecord, compiler: Any, result: Any) -> None:
         """A one-row result (count(), aggregate(), exists()), through Django's converters."""
@@ -647,6 +672,13 @@ class QueryRecorder:
             return original(queryset, key)
 
         return __getitem__
+
+
+def _column_reference(expression: Any, alias: str | None) -> tuple | None:
+    """What a plan depends on of a plain column reference (Col); None for any other expression."""
+    if type(expression).__name__ != "Col":
+        return None
+    return (expression.alias, id(expression.target), id(expression.output_field), alias)
 
 
 def as_read_back(field: Any, value: Any) -> Any:
