@@ -18,6 +18,7 @@ import contextvars
 import dis
 import os
 import sys
+import threading
 import traceback
 import weakref
 from collections import Counter
@@ -164,6 +165,7 @@ class QueryRecorder:
 
     def __post_init__(self) -> None:
         self._rows = RowCanonicaliser(self.float_tolerance)
+        self._held_lock = threading.RLock()
         # Held rows are digested before any label changes, as they would have been when read.
         self.identities.before_change = self._digest_all_held
 
@@ -497,9 +499,14 @@ class QueryRecorder:
                 close()
 
     def _digest_held(self, record: QueryRecord, held: list[Any]) -> None:
-        if held:
-            self._digest_rows(record, held)
-            held.clear()
+        if not held:
+            return
+        # Another thread (a live server's) may digest this result's held rows, or append to them,
+        # meanwhile: one digests at a time, and only the rows it took are removed.
+        with self._held_lock:
+            rows = held.copy()
+            del held[: len(rows)]
+            self._digest_rows(record, rows)
 
     def _digest_all_held(self) -> None:
         for record, held in list(self._held.values()):
