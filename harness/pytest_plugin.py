@@ -392,16 +392,23 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     if state.recorder:
         state.recorder.finish_test()
     if state.writer and reports:
-        outcome, message = fold_outcome(reports)
-        path, line, _ = location
-        state.writer.write(
-            "test",
-            nodeid=nodeid,
-            outcome=outcome,
-            duration=round(sum(report.duration for report in reports), 6),
-            message=message,
-            location={"path": path, "line": None if line is None else line + 1},
-        )
+        write_test_record(state.writer, nodeid, reports, location)
+
+
+def write_test_record(
+    writer: ResultsWriter, nodeid: str, reports: list[pytest.TestReport], location: tuple[str, int | None, str]
+) -> None:
+    """One test's `test` record: its outcome folded from its phase reports, and where it is."""
+    outcome, message = fold_outcome(reports)
+    path, line, _ = location
+    writer.write(
+        "test",
+        nodeid=nodeid,
+        outcome=outcome,
+        duration=round(sum(report.duration for report in reports), 6),
+        message=message,
+        location={"path": path, "line": None if line is None else line + 1},
+    )
 
 
 # ---------------------------------------------------------------- a lost server
@@ -598,16 +605,7 @@ def _finish_xdist_results(state: PortabilityState) -> None:
     _write_xdist_collection(state)
     state.relay.drain()
     for nodeid, reports in state.reports.items():
-        outcome, message = fold_outcome(reports)
-        path, line, _ = reports[-1].location
-        state.writer.write(
-            "test",
-            nodeid=nodeid,
-            outcome=outcome,
-            duration=round(sum(report.duration for report in reports), 6),
-            message=message,
-            location={"path": path, "line": None if line is None else line + 1},
-        )
+        write_test_record(state.writer, nodeid, reports, reports[-1].location)
     state.reports.clear()
 
 

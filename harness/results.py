@@ -21,7 +21,7 @@ from typing import IO, Any, NamedTuple
 from harness.errors import ResultsError
 from harness.urls import redact
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Outcomes a test can have; "error" covers setup/teardown and collection errors.
 PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED = "passed", "failed", "error", "skipped", "xfailed", "xpassed"
