@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,19 +71,22 @@ def derive_status(
     returncode: int | None = None,
     timed_out: bool = False,
     interrupted: bool = False,
-    log_tail: str = "",
+    last_output: Callable[[], str] = lambda: "",
 ) -> BackendStatus:
     """The one place a backend's status is decided, for `run`, `migrations` and `report` alike.
 
     A results file is complete only when its worker wrote a finish record with an exit status
     of a finished run and, when the process is known, the process agrees: a missing finish
     record, an interrupted or crashed worker, a timeout or a lost server each make it partial.
-    ``returncode`` is None when only the file is known (`report`).
+    ``returncode`` is None when only the file is known (`report`); ``last_output`` (the end of the
+    worker's log) is read only for a partial run, whose reason quotes it.
     """
     status, reason = _status_and_reason(results, returncode, timed_out, interrupted)
     header = results.header
-    if log_tail and status not in COMPLETE and status != LOST:
-        reason = f"{reason}; last output: {' / '.join(log_tail.splitlines()[-3:])}"
+    if status not in COMPLETE and status != LOST:
+        tail = last_output()
+        if tail:
+            reason = f"{reason}; last output: {' / '.join(tail.splitlines()[-3:])}"
     if status == LOST and returncode is None and results.lost.get("test_databases"):
         # Only the file is known (`report`): the databases it names may still be on the server.
         reason = f"{reason}; {lost_databases_note(results)}"

@@ -272,7 +272,7 @@ def report(results, results_dir, json_path, fail_on) -> None:
     """
     from harness.backends import derive_status, exit_code, partial_results_findings
     from harness.report.json_report import write_json_report
-    from harness.report.terminal import render_backends, render_findings, render_partial
+    from harness.report.terminal import render_report
 
     console = make_console()
     try:
@@ -291,10 +291,7 @@ def report(results, results_dir, json_path, fail_on) -> None:
     backends = [derive_status(results_file) for results_file in files]
     comparison.findings.extend(partial_results_findings(backends))
     code = exit_code(comparison, backends, threshold)
-    render_partial(console, backends)
-    render_backends(console, backends)
-    render_findings(console, comparison, threshold)
-    render_partial(console, backends)
+    render_report(console, backends, comparison, threshold)
     if json_path:
         write_json_report(json_path, backends, comparison, code, hash_seed)
     sys.exit(code)

@@ -131,6 +131,8 @@ class RunConfig:
     settings_source: str
     targets: list[Target]
     requested: list[str]
+    # Targets the user named: --backends, else [tool.portability] backends (empty: all, by default).
+    named: list[str]
     test_paths: list[str]
     pytest_args: list[str]
     jobs: int
@@ -302,6 +304,7 @@ def load_run_config(
         settings_source=settings_source,
         targets=targets,
         requested=requested,
+        named=requested or table.get("backends", []),
         test_paths=test_paths,
         pytest_args=list(pytest_args),
         jobs=chosen["jobs"] or len(targets),

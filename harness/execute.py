@@ -193,10 +193,6 @@ class RunInterrupted(KeyboardInterrupt):
         super().__init__("interrupted")
         self.workers = workers
 
-    @property
-    def killed(self) -> bool:
-        return any(worker.killed for worker in self.workers)
-
     def cleanup_lines(self) -> list[str]:
         return cleanup_lines(self.workers)
 

@@ -22,10 +22,10 @@ from harness.compare import Comparison, compare
 from harness.config import RANDOM_HASH_SEED, RunConfig, Target
 from harness.errors import EXIT_INTERRUPTED, BackendUnavailableError, DriverMissingError, SettingsError
 from harness.execute import RunInterrupted, Worker, preflight, run_workers
-from harness.probe import ServerInfo, probe
+from harness.probe import NO_ANSWER, ServerInfo, probe
 from harness.report.json_report import write_json_report
 from harness.report.progress import WorkerProgress
-from harness.report.terminal import render_backends, render_findings, render_partial
+from harness.report.terminal import render_report
 from harness.results import WorkerResults
 
 # pytest's exit code for a usage error: the arguments after `--` were not understood.
@@ -40,8 +40,6 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
     without MySQL is not told so on every run. Any other target that cannot run is listed with
     the hint that fits its failure.
     """
-    from harness.config import read_pyproject, split_names
-    from harness.probe import NO_ANSWER
 
     def attempt(target: Target) -> ServerInfo | DriverMissingError:
         try:
@@ -51,7 +49,6 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
 
     with ThreadPoolExecutor(max_workers=len(config.targets) or 1) as pool:
         answers = dict(zip(config.targets, pool.map(attempt, config.targets), strict=True))
-    listed = set(config.requested) | set(split_names(read_pyproject(config.project_dir).get("backends")))
     ready, unavailable, left_out = [], {}, set()
     for target, answer in answers.items():
         requested = target.name in config.requested
@@ -77,7 +74,7 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
                     hint=answer.hint,
                     reason=answer.reason,
                 )
-            if target.url_source == "default" and target.name not in listed and answer.failure in NO_ANSWER:
+            if target.url_source == "default" and target.name not in config.named and answer.failure in NO_ANSWER:
                 left_out.add(target.name)
                 continue
             unavailable[target.name] = BackendStatus(
@@ -124,10 +121,7 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
     backends = [statuses[target.name] for target in config.targets]
     comparison.findings.extend(partial_results_findings(backends))
     code = EXIT_INTERRUPTED if interruption else exit_code(comparison, backends, config.fail_on)
-    render_partial(console, backends, interrupted=interruption is not None)
-    render_backends(console, backends)
-    render_findings(console, comparison, config.fail_on)
-    render_partial(console, backends, interrupted=interruption is not None)
+    render_report(console, backends, comparison, config.fail_on, interrupted=interruption is not None)
     write_report_file(console, config, backends, comparison, code)
     return code
 
@@ -179,7 +173,7 @@ def worker_status(worker: Worker) -> BackendStatus:
         returncode=worker.returncode,
         timed_out=worker.timed_out,
         interrupted=worker.interrupted,
-        log_tail=worker.log_tail(3),
+        last_output=lambda: worker.log_tail(3),
     )
     note = worker.leftover_note()
     if note:

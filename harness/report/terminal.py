@@ -60,6 +60,16 @@ def partial_backends(backends: list[BackendStatus]) -> list[BackendStatus]:
     return [backend for backend in backends if backend.status not in COMPLETE | NEVER_STARTED]
 
 
+def render_report(
+    console: Console, backends: list[BackendStatus], comparison: Comparison, fail_on: str, interrupted: bool = False
+) -> None:
+    """The backends table and every finding, between two PARTIAL banners when the run is not whole."""
+    render_partial(console, backends, interrupted)
+    render_backends(console, backends)
+    render_findings(console, comparison, fail_on)
+    render_partial(console, backends, interrupted)
+
+
 def render_partial(console: Console, backends: list[BackendStatus], interrupted: bool = False) -> None:
     """A banner when the report covers only part of the run: never mistaken for a clean one."""
     partial = partial_backends(backends)
