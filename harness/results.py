@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from harness.errors import ResultsError
-from harness.urls import redact
+from harness.urls import redact_json
 
 SCHEMA_VERSION = 4
 
@@ -31,19 +31,32 @@ OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED)
 class ResultsWriter:
     """Append records to a results file, flushing each so readers can follow live."""
 
+    # One encoder for every record: json.dumps(default=...) would build a new one per call.
+    _encoder = json.JSONEncoder(default=str)
+
     def __init__(self, path: Path, secrets: tuple[str, ...] = ()) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._handle: IO[str] = path.open("w", encoding="utf-8")
         self._secrets = secrets
+        self._pending: list[str] = []
 
     def write(self, record_type: str, flush: bool = True, **fields: Any) -> None:
         """Append one record; ``flush=False`` batches it with the next flushed one."""
-        line = json.dumps({"type": record_type, **fields}, default=str)
-        self._handle.write(redact(line, self._secrets) + "\n")
+        self._pending.append(self._encoder.encode({"type": record_type, **fields}))
         if flush:
-            self._handle.flush()
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        # Redacted as one text: a JSON line holds no raw newline, so no secret or URL spans two records.
+        text = "\n".join(self._pending) + "\n"
+        self._pending.clear()
+        self._handle.write(redact_json(text, self._secrets))
+        self._handle.flush()
 
     def close(self) -> None:
+        self.flush()
         self._handle.close()
 
 

@@ -35,6 +35,7 @@ _AUTHORITY_ENDS = frozenset("/?#")
 _DSN_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1)
 def _known_schemes() -> tuple[str, ...]:
     return tuple(sorted({scheme for vendor in Vendor.registry.values() for scheme in vendor.url_schemes}))
 
@@ -99,6 +100,11 @@ def mask_url(url: str) -> str:
     return f"{head}{_mask_userinfo(userinfo, well_formed)}@{tail}"
 
 
+def _may_hold_url(text: str) -> bool:
+    """Whether ``_url_head`` could match: a cheap test that spares most lines the regex scan."""
+    return "://" in text or any(scheme in text for scheme in _known_schemes())
+
+
 def _mask_urls_in_text(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         head = match.group("head")
@@ -134,11 +140,28 @@ def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     # Secrets first: a URL's masking cuts a password with a space in two, and the pieces would be missed.
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = _secret_pattern(secret).sub(MASK, text)
-    if "@" in text:
+    if "@" in text and _may_hold_url(text):
         text = _mask_urls_in_text(text)
     if "password" in text.lower():
         text = _DSN_PASSWORD.sub(lambda m: f"{m.group('key')}{MASK}", text)
     return text
+
+
+# A JSON string literal's body (JSON text never holds a raw newline inside one).
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def redact_json(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
+    """redact() for JSON text (a results file's lines): each string literal on its own, so that a mask
+    never eats a closing quote or bracket; lines that hold nothing to hide are left as they are."""
+    suspect = (
+        any(secret and _secret_pattern(secret).search(text) for secret in secrets)
+        or ("@" in text and _may_hold_url(text))
+        or _DSN_PASSWORD.search(text)
+    )
+    if not suspect:
+        return text
+    return _JSON_STRING.sub(lambda match: f'"{redact(match.group(1), secrets)}"', text)
 
 
 def url_secrets(url: str) -> tuple[str, ...]:

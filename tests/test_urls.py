@@ -430,3 +430,44 @@ def test_a_default_target_nobody_configured_is_left_out_when_nothing_answers(tmp
     config, ready, unavailable = probe_run(tmp_path, monkeypatch, "")
     assert "mysql" not in unavailable
     assert "mysql" not in [target.name for target in config.targets]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "host=db password=secret port=5432",
+        f"password={SIMPLE}",
+        "password = 'two words' and more",
+        f"postgres://app:{AWKWARD}@{HOST}/db",
+        f"dsn postgres://app:{SIMPLE}@{HOST}/db then text",
+        f"the password is {AWKWARD}, really",
+    ],
+)
+def test_a_results_line_stays_valid_json_with_every_password_hidden(tmp_path, value):
+    """The results file is redacted as JSON: a mask never eats the quote or bracket that ends a value."""
+    from harness.results import ResultsWriter
+
+    path = tmp_path / "results.jsonl"
+    writer = ResultsWriter(path, url_secrets(f"postgres://app:{AWKWARD}@{HOST}/db"))
+    writer.write("query", flush=False, params=[value, "after"], sql=f"SELECT {json.dumps(value)}")
+    writer.write("test", nodeid="t", message=value)
+    writer.close()
+    lines = path.read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # raises on a broken line
+    assert [record["type"] for record in records] == ["query", "test"]
+    assert records[0]["params"][1] == "after"
+    text = path.read_text()
+    for hidden in ("secret", SIMPLE, AWKWARD, "two words"):
+        assert hidden not in text
+        assert json.dumps(hidden)[1:-1] not in text
+
+
+def test_a_results_line_with_nothing_to_hide_is_written_as_encoded(tmp_path):
+    from harness.results import ResultsWriter
+
+    path = tmp_path / "results.jsonl"
+    writer = ResultsWriter(path)
+    fields = {"sql": 'SELECT "auth_user"."password" FROM "auth_user"', "sample": [["a@b.example", 1.5, None]]}
+    writer.write("query", **fields)
+    writer.close()
+    assert path.read_text() == json.dumps({"type": "query", **fields}) + "\n"
