@@ -197,7 +197,7 @@ def test_jobs_default_to_one_per_target(tmp_path: Path) -> None:
 def test_a_float_tolerance_of_zero_means_exact(tmp_path: Path) -> None:
     assert load(tmp_path, settings="s").float_tolerance == 1e-9
     assert load(tmp_path, settings="s", float_tolerance=0.0).float_tolerance == 0.0
-    write(tmp_path / "pyproject.toml", '[tool.portability]\nfloat_tolerance = 0\n')
+    write(tmp_path / "pyproject.toml", "[tool.portability]\nfloat_tolerance = 0\n")
     assert load(tmp_path, settings="s").float_tolerance == 0.0
     assert load(tmp_path, settings="s", float_tolerance=1e-6).float_tolerance == 1e-6
 
