@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.cleanup import CLEAN_COMMAND, drop_leftover_test_databases, leftover_hint
 from harness.config import ENV_HASH_SEED, RunConfig, Target, env_url_name
@@ -115,30 +117,81 @@ def project_env(config: RunConfig) -> dict[str, str]:
     return env
 
 
-def preflight(config: RunConfig, app: str | None = None) -> list[str]:
-    """Import the settings in a child process; raise SettingsError with one line if that fails.
+PREFLIGHT_TIMEOUT = 120
+"""Seconds the settings check may take (importing the settings and Django's app registry)."""
 
-    ``app`` (`migrations --app`) must be an installed app with migrations: a ConfigError if not.
-    """
-    completed = subprocess.run(
-        [sys.executable, "-m", "harness.preflight", config.settings],
-        cwd=config.project_dir,
-        env=project_env(config),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = completed.stdout.strip().splitlines()
-    try:
-        answer = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        detail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SettingsError(detail=f"checking settings {config.settings!r} failed: {detail}") from None
-    if not answer["ok"]:
-        raise SettingsError(detail=answer["error"])
-    if app is not None:
-        check_migration_app(app, answer["migration_apps"])
-    return answer["aliases"]
+
+class SettingsCheck:
+    """The settings check (harness.preflight) in a child process, started before the workers so it
+    costs no wall time of its own: the run polls it and stops at its first failure."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.settings = config.settings
+        # Files, not pipes: a child writing more than a pipe holds would block until read.
+        self._stdout, self._stderr = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "harness.preflight", config.settings],
+            cwd=config.project_dir,
+            env=project_env(config),
+            stdin=subprocess.DEVNULL,
+            stdout=self._stdout,
+            stderr=self._stderr,
+            text=True,
+        )
+        self._started = time.monotonic()
+        self._answer: dict[str, Any] | None = None
+
+    def check(self) -> None:
+        """Raise SettingsError if the check has failed (or overrun); return at once if it is still running."""
+        if self._answer is None and self._process.poll() is None:
+            if time.monotonic() - self._started > PREFLIGHT_TIMEOUT:
+                self.stop()
+                raise SettingsError(
+                    detail=f"checking settings {self.settings!r} took over {PREFLIGHT_TIMEOUT} s: "
+                    "does importing them or setting Django up wait on something?"
+                )
+            return
+        self.wait()
+
+    def wait(self, app: str | None = None) -> list[str]:
+        """The settings' database aliases once the check has passed; SettingsError with one line if not.
+
+        ``app`` (`migrations --app`) must be an installed app with migrations: a ConfigError if not.
+        """
+        if self._answer is None:
+            try:
+                self._process.wait(timeout=max(0.0, PREFLIGHT_TIMEOUT - (time.monotonic() - self._started)))
+            except subprocess.TimeoutExpired:
+                self.check()
+            self._answer = self._read_answer()
+        if not self._answer["ok"]:
+            raise SettingsError(detail=self._answer["error"])
+        if app is not None:
+            check_migration_app(app, self._answer["migration_apps"])
+        return self._answer["aliases"]
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def _read_answer(self) -> dict[str, Any]:
+        self._stdout.seek(0)
+        self._stderr.seek(0)
+        lines = self._stdout.read().strip().splitlines()
+        stderr = self._stderr.read()
+        self._stdout.close()
+        self._stderr.close()
+        try:
+            return json.loads(lines[-1])
+        except (IndexError, json.JSONDecodeError):
+            detail = (stderr.strip().splitlines() or ["no output"])[-1]
+            return {"ok": False, "error": f"checking settings {self.settings!r} failed: {detail}"}
+
+
+def preflight(config: RunConfig, app: str | None = None) -> list[str]:
+    """Import the settings in a child process; raise SettingsError with one line if that fails."""
+    return SettingsCheck(config).wait(app)
 
 
 def pytest_command(config: RunConfig, worker: Worker) -> list[str]:
@@ -223,10 +276,13 @@ def run_workers(
     results_dir: Path,
     on_progress: Callable[[list[Worker]], None] = lambda workers: None,
     command: Callable[[RunConfig, Worker], list[str]] | None = None,
+    gate: Callable[[], None] = lambda: None,
 ) -> list[Worker]:
     """Run one worker per target (and per stability repeat), at most ``config.jobs`` at a time.
 
     A worker runs ``command(config, worker)``: the project's tests under pytest by default.
+    ``gate`` is called while they run: what it raises stops every worker (their databases are
+    swept) and is raised on (the settings check that runs meanwhile).
     """
     command = command or pytest_command
     workers = [
@@ -246,6 +302,7 @@ def run_workers(
                 running.append(worker)
             for worker in running:
                 _check(config, worker)
+            gate()
             on_progress(workers)
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from harness.backends import (
 from harness.compare import Comparison, compare
 from harness.config import RANDOM_HASH_SEED, RunConfig, Target
 from harness.errors import EXIT_INTERRUPTED, BackendUnavailableError, DriverMissingError, SettingsError
-from harness.execute import RunInterrupted, Worker, preflight, run_workers
+from harness.execute import RunInterrupted, SettingsCheck, Worker, run_workers
 from harness.probe import NO_ANSWER, ServerInfo, probe
 from harness.report.json_report import write_json_report
 from harness.report.progress import WorkerProgress
@@ -88,8 +88,27 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
 
 def run(config: RunConfig, console: Console, results_dir: Path | None = None) -> int:
     """Run the suite on every available target; render the report; return the exit code."""
-    preflight(config)
-    ready, unavailable = probe_targets(config)
+    settings_check = SettingsCheck(config)
+    try:
+        try:
+            ready, unavailable = probe_targets(config)
+        except (BackendUnavailableError, DriverMissingError):
+            settings_check.wait()  # a settings error is told first, as before the check ran alongside
+            raise
+        settings_check.check()
+        return _run_checked(config, console, settings_check, ready, unavailable, results_dir)
+    finally:
+        settings_check.stop()
+
+
+def _run_checked(
+    config: RunConfig,
+    console: Console,
+    settings_check: SettingsCheck,
+    ready: list[Target],
+    unavailable: dict[str, BackendStatus],
+    results_dir: Path | None,
+) -> int:
     print_run_header(console, config)
     for target in config.targets:
         if target.name in unavailable:
@@ -102,13 +121,17 @@ def run(config: RunConfig, console: Console, results_dir: Path | None = None) ->
         interruption: RunInterrupted | None = None
         with WorkerProgress(console) as progress:
             try:
-                all_workers = run_workers(config, ready, Path(directory), on_progress=progress.update)
+                all_workers = run_workers(
+                    config, ready, Path(directory), on_progress=progress.update, gate=settings_check.check
+                )
             except RunInterrupted as stopped:
                 # Every worker is gone and swept: say what is true of the test databases first (a
                 # further Ctrl-C only cuts the partial report short), then report what ran.
                 interruption, all_workers = stopped, stopped.workers
         if interruption:
             report_interruption(interruption)
+        else:
+            settings_check.wait()  # the workers may all have ended before it did
         workers = [worker for worker in all_workers if worker.repeat == 0]
         if not interruption:
             _raise_on_pytest_usage_error(workers)
