@@ -4,7 +4,8 @@ One command writes ``benchmarks/RESULTS.md``. Each figure runs its two sides alt
 (A B A B ...) for ``--rounds`` rounds on the same machine and servers, so drift hits both
 alike, and reports the median ratio A/B with its spread (lowest-highest round):
 
-- recording: `portability run --backends X` / the same with `--no-queries`, per backend;
+- recording: `portability run --backends X` / the same with `--no-queries`, per backend, on the
+  suite and on a generated query-heavy one (``benchmarks/generate_query_heavy.py``);
 - harness vs plain: `portability run --backends X` / plain pytest on X (a settings module
   pointing at the server, as a user would write);
 - matrix: `portability run` on the three backends / the three plain runs one after the
@@ -175,6 +176,25 @@ def recording_figures(suite: Suite, scratch: Path, rounds: int, backends: list[s
     return figures
 
 
+def query_heavy_figures(suite: Suite, scratch: Path, rounds: int, backends: list[str], smoke: bool) -> list[Figure]:
+    """Recording's worst case: a generated suite of tests that do little but run queries returning many rows."""
+    project = scratch / "query-heavy"
+    tests = 20 if smoke else 100
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "generate_query_heavy.py"), str(project), "--tests", str(tests)],
+        check=True,
+        capture_output=True,
+    )
+    heavy = Suite(f"query-heavy ({tests} tests)", project, "heavy.settings", [], [])
+    figures = []
+    for target in backends:
+        figure = Figure(f"recording, query-heavy, {target}", "run", "run --no-queries", bound=1.05)
+        figure.note = f"generate_query_heavy.py --tests {tests}: 24 queries per test, up to 300 rows each"
+        on, off = [heavy.harness([target])], [heavy.harness([target], "--no-queries")]
+        figures.append(compare_sides(figure, lambda on=on: measure(on), lambda off=off: measure(off), rounds))
+    return figures
+
+
 def plain_figures(suite: Suite, scratch: Path, rounds: int, backends: list[str]) -> list[Figure]:
     figures = []
     for target in backends:
@@ -306,14 +326,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
-    parser.add_argument("--only", help=f"comma-separated sections: {', '.join([*SECTIONS, 'report'])}")
+    parser.add_argument("--only", help=f"comma-separated sections: {', '.join([*SECTIONS, 'heavy', 'report'])}")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--smoke", action="store_true", help="one round on models_app and a small report set")
     args = parser.parse_args()
     rounds = 1 if args.smoke else args.rounds
     suite = pick_suite(args.smoke)
     backends = args.backends.split(",")
-    wanted = args.only.split(",") if args.only else [*SECTIONS, "report"]
+    wanted = args.only.split(",") if args.only else [*SECTIONS, "heavy", "report"]
     started = time.perf_counter()
     figures: list[Figure] = []
     print(f"suite: {suite.name}; {rounds} round(s)", flush=True)
@@ -322,6 +342,8 @@ def main() -> None:
         for name, section in SECTIONS.items():
             if name in wanted:
                 figures += section(suite, scratch, rounds, backends)
+        if "heavy" in wanted:
+            figures += query_heavy_figures(suite, scratch, rounds, backends, args.smoke)
         if "report" in wanted:
             figures += report_figures(suite, scratch, rounds, backends, args.smoke)
     write_results(args.out, suite, rounds, figures, time.perf_counter() - started)

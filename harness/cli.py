@@ -81,7 +81,8 @@ def main() -> None:
     "-n",
     "--numprocesses",
     metavar="N|auto",
-    help="Run each backend's tests in N pytest-xdist processes, each with its own test database (auto: one per CPU).",
+    help="Run each backend's tests in N pytest-xdist processes, each with its own test database (auto: the CPUs "
+    "shared among the backends that run at once; 1 means no xdist).",
 )
 @click.option(
     "--reuse-db",

@@ -154,6 +154,16 @@ class RunConfig:
     # Keep each server backend's test database between runs, reused while its signature holds (harness.reuse).
     reuse_db: bool = False
 
+    def processes_per_backend(self) -> int | None:
+        """-n as a count. "auto" (usable CPUs) and "logical" (every CPU) are shared among the backends that
+        run at once: three backends on two cores already keep both busy, and six xdist workers would
+        only compete for them (1: no xdist)."""
+        if self.numprocesses is None or isinstance(self.numprocesses, int):
+            return self.numprocesses
+        cpus = (os.cpu_count() if self.numprocesses == "logical" else len(os.sched_getaffinity(0))) or 1
+        at_once = max(1, min(self.jobs, len(self.targets) * (1 + self.stability_runs)))
+        return max(1, cpus // at_once)
+
 
 def resolve_settings(project_dir: Path, cli_value: str | None, table: dict[str, Any]) -> tuple[str, str]:
     """Pick the settings module: --settings, [tool.portability], env, the pytest config, then manage.py."""

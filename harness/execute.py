@@ -221,9 +221,10 @@ def pytest_command(config: RunConfig, worker: Worker) -> list[str]:
     if not config.has_pytest_config:
         # A project that only ever ran `manage.py test`: collect what Django's runner would.
         command += ["-o", f"python_files={DJANGO_RUNNER_PATTERN}"]
-    if config.numprocesses is not None:
+    processes = config.processes_per_backend()
+    if processes is not None and not (processes == 1 and isinstance(config.numprocesses, str)):
         # pytest-xdist: each of its workers gets its own test database (see harness.merge for the results).
-        command += ["-n", str(config.numprocesses)]
+        command += ["-n", str(processes)]
     if config.reuse_db:
         command.append("--portability-reuse-db")
     return command + config.test_paths + config.pytest_args

@@ -167,6 +167,13 @@ def print_run_header(console: Console, config: RunConfig) -> None:
         f"hash seed: {describe_hash_seed(config)}",
         markup=False,
     )
+    if isinstance(config.numprocesses, str):
+        processes = config.processes_per_backend()
+        console.print(
+            f"-n {config.numprocesses}: {processes} pytest-xdist process(es) per backend"
+            f"{' (no xdist)' if processes == 1 else ''}: the CPUs shared among the backends that run at once",
+            markup=False,
+        )
 
 
 def describe_hash_seed(config: RunConfig) -> str:

@@ -262,3 +262,25 @@ def test_every_worker_of_a_run_gets_the_runs_hash_seed(tmp_path: Path) -> None:
     assert (config.hash_seed, config.hash_seed_source) == (4294967295, "--hash-seed")
     envs = [worker_env(config, Worker(target, tmp_path / "r", tmp_path / "l")) for target in config.targets]
     assert [env["PYTHONHASHSEED"] for env in envs] == ["4294967295", "4294967295"]
+
+
+@pytest.mark.parametrize(
+    ("cpus", "backends", "jobs", "expected"),
+    [
+        (2, "sqlite,postgresql,mariadb", None, 1),  # three backends already keep two cores busy
+        (16, "sqlite,postgresql,mariadb", None, 5),
+        (16, "sqlite,postgresql,mariadb", 1, 16),  # one backend at a time gets every core
+        (8, "sqlite", None, 8),
+    ],
+)
+def test_auto_processes_share_the_cpus_among_the_backends_running_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, backends: str, jobs: int | None, expected: int
+) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cpus)))
+    config = load(tmp_path, settings="s", backends=backends, jobs=jobs, numprocesses="auto")
+    assert config.processes_per_backend() == expected
+
+
+def test_a_process_count_given_as_a_number_is_kept(tmp_path: Path) -> None:
+    assert load(tmp_path, settings="s", numprocesses="3").processes_per_backend() == 3
+    assert load(tmp_path, settings="s").processes_per_backend() is None

@@ -34,7 +34,13 @@ def test_benchmark_script_writes_a_results_table(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     text = out.read_text()
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if re.match(r"\| \w", line)}
-    for figure in ("recording, sqlite", "recording, postgresql", "harness vs plain, sqlite", "matrix"):
+    for figure in (
+        "recording, sqlite",
+        "recording, postgresql",
+        "recording, query-heavy, sqlite",
+        "harness vs plain, sqlite",
+        "matrix",
+    ):
         assert figure in rows, text
         ratio = float(rows[figure].split(" | ")[2])
         assert 0 < ratio < 20, rows[figure]
