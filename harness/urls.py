@@ -32,6 +32,10 @@ _SCHEME = re.compile(r"\s*(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)(?P<sep>://|//|:/|
 # Characters urllib ends the host part at: a raw one in the userinfo breaks the parse.
 _AUTHORITY_ENDS = frozenset("/?#")
 # `password=...` in a libpq-style DSN (quoted or not) that an error may quote.
+# Cheap forms of the tests below, for text that is mostly innocent (a results file): no IGNORECASE and
+# a literal start let the regex engine skip ahead.
+_AFTER_SEPARATOR_TO_AT = re.compile(r"://\S*@")
+_PASSWORD_ASSIGNED = re.compile(r"password\s*=")
 _DSN_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
@@ -152,16 +156,29 @@ _JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def redact_json(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
-    """redact() for JSON text (a results file's lines): each string literal on its own, so that a mask
-    never eats a closing quote or bracket; lines that hold nothing to hide are left as they are."""
-    suspect = (
-        any(secret and _secret_pattern(secret).search(text) for secret in secrets)
-        or ("@" in text and _may_hold_url(text))
-        or _DSN_PASSWORD.search(text)
-    )
-    if not suspect:
+    """redact() for JSON lines (a results file): within each string literal, so that a mask never eats a
+    closing quote or bracket. Only a line where a secret, a URL with userinfo or a ``password=`` is found
+    is taken apart; any other line is left as it is."""
+    if not _suspect(text, secrets):
         return text
-    return _JSON_STRING.sub(lambda match: f'"{redact(match.group(1), secrets)}"', text)
+    return "\n".join(
+        _JSON_STRING.sub(lambda match: f'"{redact(match.group(1), secrets)}"', line)
+        if _suspect(line, secrets)
+        else line
+        for line in text.split("\n")
+    )
+
+
+def _suspect(text: str, secrets: tuple[str, ...] | list[str]) -> bool:
+    """Whether redact() could change ``text``; the regexes that scan slowly run only behind cheap tests."""
+    if any(secret and _secret_pattern(secret).search(text) for secret in secrets):
+        return True
+    if "@" in text:
+        if "://" in text and _AFTER_SEPARATOR_TO_AT.search(text):
+            return True
+        if any(scheme in text for scheme in _known_schemes()) and _url_in_text().search(text):
+            return True
+    return "password" in (lowered := text.lower()) and bool(_PASSWORD_ASSIGNED.search(lowered))
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
