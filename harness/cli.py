@@ -31,6 +31,12 @@ fail_on_option = click.option(
     metavar="error|warning|note",
     help="Exit 1 when a finding has this level or a higher one (default: [tool.portability] fail_on, else warning).",
 )
+no_embedded_option = click.option(
+    "--no-embedded",
+    is_flag=True,
+    help="Never start an embedded PostgreSQL for a postgresql target no server answers "
+    "(default: [tool.portability] embedded, else on).",
+)
 hash_seed_option = click.option(
     "--hash-seed",
     metavar="N",
@@ -91,6 +97,7 @@ def main() -> None:
     help="Keep each server backend's test database between runs; reused while the migrations, models, Django and "
     "server versions and TEST settings are unchanged (`portability clean` drops kept databases).",
 )
+@no_embedded_option
 @fail_on_option
 @hash_seed_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
@@ -108,6 +115,7 @@ def run(
     stability_runs,
     numprocesses,
     reuse_db,
+    no_embedded,
     fail_on,
     hash_seed,
     pytest_args,
@@ -136,6 +144,7 @@ def run(
             results_dir=results_dir,
             numprocesses=numprocesses,
             reuse_db=reuse_db,
+            embedded=False if no_embedded else None,
         )
         return run_suite(config, console, config.results_dir)
 
@@ -154,6 +163,7 @@ def run(
 @click.option("--since", metavar="GIT_REV", help="Check only migration files added or changed since this revision.")
 @click.option("--plan", "show_plan", is_flag=True, help="Print each migration's SQL per backend, side by side.")
 @click.option("--ignore", multiple=True, metavar="CODE|APP.MIGRATION[:CODE]", help="Silence a lint rule.")
+@no_embedded_option
 @fail_on_option
 @hash_seed_option
 def migrations(
@@ -168,6 +178,7 @@ def migrations(
     since,
     show_plan,
     ignore,
+    no_embedded,
     fail_on,
     hash_seed,
 ):
@@ -188,6 +199,7 @@ def migrations(
             fail_on=fail_on,
             hash_seed=hash_seed,
             results_dir=results_dir,
+            embedded=False if no_embedded else None,
         )
         configured = read_pyproject(config.project_dir).get("migrations_ignore", [])
         return run_migrations_check(
@@ -323,6 +335,46 @@ def clean(project_dir, backends, urls, dry_run, force) -> None:
         return clean_servers(
             targets, requested, dry_run=dry_run, force=force, say=lambda text: console.print(text, markup=False)
         )
+
+    _run_command(body)
+
+
+@main.group()
+def servers() -> None:
+    """The embedded PostgreSQL servers `run` starts when no server answers (kept running between runs)."""
+
+
+@servers.command("list")
+def servers_list() -> None:
+    """List the embedded servers: version, data folder, whether running; and the installed builds."""
+    from harness import embedded
+
+    def body(console: Console) -> int:
+        builds = ", ".join(f"PostgreSQL {item.version} ({item.package})" for item in embedded.distributions())
+        console.print(f"installed: {builds or 'none (' + embedded.INSTALL_HINT + ')'}", markup=False)
+        running = embedded.running_servers()
+        for data_dir, pid in running:
+            console.print(f"running: {data_dir} (pid {pid})", markup=False)
+        if not running:
+            console.print(f"running: none (data folder {embedded.base_dir()})", markup=False)
+        return 0
+
+    _run_command(body)
+
+
+@servers.command("stop")
+def servers_stop() -> None:
+    """Stop every embedded server (their data is kept; the next run starts them again)."""
+    from harness import embedded
+
+    def body(console: Console) -> int:
+        running = embedded.running_servers()
+        for data_dir, _pid in running:
+            embedded.stop(data_dir)
+            console.print(f"stopped: {data_dir}", markup=False)
+        if not running:
+            console.print("no embedded server is running", markup=False)
+        return 0
 
     _run_command(body)
 

@@ -24,6 +24,7 @@ from harness.config_schema import (
     check_table,
     split_names,
 )
+from harness.embedded import requested_major
 from harness.errors import ConfigError, SettingsError
 from harness.findings import DEFAULT_FAIL_ON
 from harness.settings_discovery import MANAGE_PY, settings_from_manage_py
@@ -48,6 +49,10 @@ class Target:
     url: str
     url_source: str
     database: dict[str, Any] = field(compare=False)
+    # embedded://[MAJOR] asked for an embedded PostgreSQL ("" the newest installed); harness.embedded.
+    embedded: str | None = None
+    # The embedded server's PostgreSQL version once one serves the target.
+    embedded_version: str | None = None
 
     @property
     def vendor(self) -> type[Vendor]:
@@ -153,6 +158,8 @@ class RunConfig:
     numprocesses: int | str | None = None
     # Keep each server backend's test database between runs, reused while its signature holds (harness.reuse).
     reuse_db: bool = False
+    # Start an embedded PostgreSQL for a postgresql target nobody configured when no server answers.
+    embedded: bool = True
 
     def processes_per_backend(self) -> int | None:
         """-n as a count. "auto" (usable CPUs) and "logical" (every CPU) are shared among the backends that
@@ -248,15 +255,29 @@ def resolve_targets(table: dict[str, Any], cli_urls: list[str], requested: list[
             raise ConfigError(detail=f"--url gives target {name!r} two URLs: give each target one --url")
         on_cli.add(name)
         urls[name] = (url, "--url")
-    databases = {name: parse_configured_url(name, url, source) for name, (url, source) in urls.items()}
+    embedded = {name: _embedded_request(name, url, source) for name, (url, source) in urls.items()}
+    databases = {
+        name: parse_configured_url(name, url, source) for name, (url, source) in urls.items() if embedded[name] is None
+    }
     names = requested or split_names(table.get("backends")) or known_targets()
     targets = []
     for name in names:
         vendor = vendor_for_target(name)
         url, source = urls.get(name, (vendor.default_url, "default"))
+        if embedded.get(name) is not None:
+            targets.append(Target(name=name, url=url, url_source=source, database={}, embedded=embedded[name]))
+            continue
         database = databases[name] if name in databases else parse_target_url(name, url)
         targets.append(Target(name=name, url=url, url_source=source, database=database))
     return targets
+
+
+def _embedded_request(name: str, url: str, source: str) -> str | None:
+    """The major version an embedded:// URL asks for ("" the newest), None for a server's URL."""
+    major = requested_major(url.strip())
+    if major is not None and vendor_for_target(name).target != "postgresql":
+        raise ConfigError(detail=f"{source}: embedded:// serves PostgreSQL only, not target {name!r}: give it a URL")
+    return major
 
 
 def load_run_config(
@@ -277,6 +298,7 @@ def load_run_config(
     results_dir: str | None = None,
     numprocesses: str | None = None,
     reuse_db: bool | None = None,
+    embedded: bool | None = None,
 ) -> RunConfig:
     """Merge pyproject, environment and CLI into a RunConfig (later sources win).
 
@@ -302,6 +324,7 @@ def load_run_config(
         "stability_runs": option("stability_runs", stability_runs, 0),
         "numprocesses": option("numprocesses", numprocesses, None),
         "reuse_db": option("reuse_db", reuse_db, False),
+        "embedded": option("embedded", embedded, True),
     }
     settings_module, settings_source = resolve_settings(root, settings, table)
     targets = resolve_targets(table, urls, requested)
@@ -331,6 +354,7 @@ def load_run_config(
         hash_seed_source=seed_source,
         numprocesses=chosen["numprocesses"],
         reuse_db=chosen["reuse_db"],
+        embedded=chosen["embedded"],
     )
 
 

@@ -94,6 +94,7 @@ SETTINGS: dict[str, Setting] = {
         option="-n",
     ),
     "reuse_db": Setting("bool", "a boolean", "write true or false", option="--reuse-db"),
+    "embedded": Setting("bool", "a boolean", "write true or false", option="--no-embedded"),
     "migrations_ignore": Setting(
         "ignores",
         "a lint rule to ignore",

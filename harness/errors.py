@@ -49,5 +49,10 @@ class BackendUnavailableError(PortabilityError):
     exit_code = EXIT_BACKEND_UNAVAILABLE
 
 
+class EmbeddedServerError(PortabilityError):
+    message_template = "{detail}"
+    exit_code = EXIT_BACKEND_UNAVAILABLE
+
+
 class ResultsError(PortabilityError):
     message_template = "cannot read results file {path}: {reason}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from harness import embedded
 from harness.backends import (
     DRIVER_MISSING,
     NOT_REACHABLE,
@@ -27,6 +29,7 @@ from harness.report.json_report import write_json_report
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_report
 from harness.results import WorkerResults
+from harness.urls import parse_target_url
 
 # pytest's exit code for a usage error: the arguments after `--` were not understood.
 PYTEST_USAGE_ERROR = 4
@@ -47,8 +50,16 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
         except DriverMissingError as error:
             return error
 
+    config.targets = [
+        target if target.embedded is None else serve_from_embedded(target, target.embedded) for target in config.targets
+    ]
     with ThreadPoolExecutor(max_workers=len(config.targets) or 1) as pool:
         answers = dict(zip(config.targets, pool.map(attempt, config.targets), strict=True))
+    for position, target in enumerate(config.targets):
+        if embedded_stands_in(config, target, answers[target]):
+            served = config.targets[position] = serve_from_embedded(target, "")
+            answers = {served if known is target else known: answer for known, answer in answers.items()}
+            answers[served] = attempt(served)
     ready, unavailable, left_out = [], {}, set()
     for target, answer in answers.items():
         requested = target.name in config.requested
@@ -84,6 +95,34 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
             ready.append(target)
     config.targets = [target for target in config.targets if target.name not in left_out]
     return ready, unavailable
+
+
+def embedded_stands_in(config: RunConfig, target: Target, answer: ServerInfo | DriverMissingError) -> bool:
+    """A postgresql target nobody gave a URL, no server answering at the default address, and an embedded
+    PostgreSQL installed: it serves the target (never in place of a server that answers)."""
+    return (
+        config.embedded
+        and target.url_source == "default"
+        and target.vendor.target == "postgresql"
+        and isinstance(answer, ServerInfo)
+        and not answer.reachable
+        and answer.failure in NO_ANSWER
+        and bool(embedded.distributions())
+    )
+
+
+def serve_from_embedded(target: Target, major: str) -> Target:
+    """The target pointed at the embedded PostgreSQL of ``major`` ("" the newest), started if need be."""
+    server = embedded.ensure_running(major)
+    state = "started" if server.started_now else "already running"
+    return replace(
+        target,
+        url=server.url,
+        database=parse_target_url(target.name, server.url),
+        embedded_version=server.distribution.version,
+        url_source=f"embedded PostgreSQL {server.distribution.version}, {state} in {server.data_dir}; "
+        "`portability servers stop` stops it",
+    )
 
 
 def run(config: RunConfig, console: Console, results_dir: Path | None = None) -> int:
@@ -208,6 +247,8 @@ def worker_status(worker: Worker) -> BackendStatus:
     note = worker.leftover_note()
     if note:
         status.reason = f"{status.reason}; {note}" if status.reason else note
+    if worker.target.embedded_version and status.version:
+        status.version = f"{status.version} (embedded)"
     status.name, status.vendor = worker.target.name, status.vendor or worker.target.vendor.django_vendor
     status.url = status.url or worker.target.masked_url
     return status
