@@ -17,7 +17,7 @@ from harness.config_schema import check_app_label, check_output_file, check_sett
 from harness.errors import EXIT_INTERRUPTED, PortabilityError
 from harness.report.terminal import make_console
 from harness.results import WorkerResults, read_results
-from harness.vendors import known_targets
+from harness.vendors import target_order
 
 
 def _interrupt_on_sigterm(signum: int, frame: object) -> None:
@@ -231,9 +231,8 @@ def _run_command(body: Callable[[Console], int]) -> None:
     sys.exit(code)
 
 
-def _report_order(results_file: WorkerResults) -> int:
-    order = known_targets()
-    return order.index(results_file.target) if results_file.target in order else len(order)
+def _report_order(results_file: WorkerResults) -> tuple[int, str]:
+    return target_order(results_file.target)
 
 
 def _refuse_two_files_per_target(files: list[WorkerResults]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import configparser
 import os
 import random
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from harness.errors import ConfigError, SettingsError
 from harness.findings import DEFAULT_FAIL_ON
 from harness.settings_discovery import MANAGE_PY, settings_from_manage_py
 from harness.urls import mask_url, parse_configured_url, parse_target_url
-from harness.vendors import Vendor, known_targets, vendor_for_target
+from harness.vendors import Vendor, is_target_name, known_targets, vendor_for_target
 
 ENV_URL_TEMPLATE = "PORTABILITY_{target}_URL"
 ENV_SETTINGS = "DJANGO_SETTINGS_MODULE"
@@ -38,7 +39,8 @@ RANDOM_HASH_SEED = "random"
 
 
 def env_url_name(target: str) -> str:
-    return ENV_URL_TEMPLATE.format(target=target.upper())
+    """PORTABILITY_POSTGRESQL_URL; for a labelled target PORTABILITY_POSTGRESQL_15_URL."""
+    return ENV_URL_TEMPLATE.format(target=re.sub(r"[^A-Za-z0-9]", "_", target).upper())
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,8 @@ def resolve_targets(table: dict[str, Any], cli_urls: list[str], requested: list[
     for name, url in pyproject_urls.items():
         vendor_for_target(name)
         urls[name] = (str(url), "pyproject.toml")
-    for name in known_targets():
+    names = requested or split_names(table.get("backends")) or known_targets()
+    for name in dict.fromkeys([*known_targets(), *names]):
         # Set but empty is the same as unset: the target's default URL.
         env_value = os.environ.get(env_url_name(name), "").strip()
         if env_value:
@@ -245,9 +248,9 @@ def resolve_targets(table: dict[str, Any], cli_urls: list[str], requested: list[
         name, sep, url = (part.strip() for part in item.partition("="))
         # A URL given without TARGET= splits at a '=' of its own (a query string, a password):
         # what comes before it is no target name, and may hold the password.
-        if not sep or not url or not name.isidentifier():
+        if not sep or not url or not re.fullmatch(r"[\w@.-]+", name):
             raise ConfigError(detail=f"--url expects TARGET=URL, got {mask_url(item)!r}")
-        if name not in known_targets():
+        if not is_target_name(name):
             raise ConfigError(
                 detail=f"--url {mask_url(item)!r} names an unknown target {name!r}: choose from {TARGETS_TEXT}"
             )
@@ -259,7 +262,6 @@ def resolve_targets(table: dict[str, Any], cli_urls: list[str], requested: list[
     databases = {
         name: parse_configured_url(name, url, source) for name, (url, source) in urls.items() if embedded[name] is None
     }
-    names = requested or split_names(table.get("backends")) or known_targets()
     targets = []
     for name in names:
         vendor = vendor_for_target(name)

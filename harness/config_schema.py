@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.embedded import EMBEDDED_SCHEME
 from harness.errors import ConfigError
 from harness.findings import LEVELS
 from harness.urls import mask_url, parse_configured_url
-from harness.vendors import known_targets
+from harness.vendors import is_target_name, known_targets
 
 HASH_SEED_MAX = 4294967295  # the largest PYTHONHASHSEED Python accepts
 PYPROJECT_TABLE = "pyproject.toml [tool.portability]"
@@ -51,7 +52,7 @@ class Setting:
     option: str | None = None
 
 
-TARGETS_TEXT = ", ".join(known_targets())
+TARGETS_TEXT = ", ".join(known_targets()) + " (or VENDOR@LABEL for one of several servers, e.g. postgresql@15)"
 LEVELS_TEXT = f"{', '.join(reversed(LEVELS[1:]))} or {LEVELS[0]}"
 MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 APP_LABEL = re.compile(r"[A-Za-z_]\w*")
@@ -130,7 +131,11 @@ def check_setting(key: str, value: object, source: str, project_dir: Path | None
         return _CHECKS[setting.kind](setting, value, as_text, project_dir)
     except _Rejected as rejected:
         said = rejected.said or f"{value!r} is not {setting.what}"
-        raise ConfigError(detail=mask_url(f"{source} {said}: {rejected.fix or setting.allowed}")) from None
+        detail = f"{source} {said}: {rejected.fix or setting.allowed}"
+        # A value with a password in it (user:password@host) is masked; a target name such as
+        # postgresql@15 has none, and neither has the text that says what is allowed.
+        userinfo = str(value).rpartition("@")[0]
+        raise ConfigError(detail=mask_url(detail) if ":" in userinfo else detail) from None
 
 
 def _check_module(setting: Setting, value: object, as_text: bool, project_dir: Path | None) -> str:
@@ -152,7 +157,7 @@ def _check_targets(setting: Setting, value: object, as_text: bool, project_dir: 
     if not names:
         raise _Rejected(f"{value!r} names no target")
     for name in names:
-        if name not in known_targets():
+        if not is_target_name(name):
             raise _Rejected(f"names an unknown target {name!r}", f"choose from {TARGETS_TEXT}")
         if names.count(name) > 1:
             raise _Rejected(f"names {name!r} twice", "name each target once")
@@ -163,13 +168,14 @@ def _check_urls(setting: Setting, value: object, as_text: bool, project_dir: Pat
     if not isinstance(value, dict):
         raise _Rejected()
     for name, url in value.items():
-        if name not in known_targets():
+        if not is_target_name(name):
             raise _Rejected(f"names an unknown target {name!r}", f"choose from {TARGETS_TEXT}")
         if not isinstance(url, str) or not url.strip():
             raise _Rejected(
                 f"gives {name} the URL {url!r}", "give each target a URL string such as postgres://HOST/NAME"
             )
-        parse_configured_url(name, url.strip(), "pyproject.toml [tool.portability.urls]")
+        if not url.strip().startswith(EMBEDDED_SCHEME):  # checked with the targets (harness.config)
+            parse_configured_url(name, url.strip(), "pyproject.toml [tool.portability.urls]")
     return {name: url.strip() for name, url in value.items()}
 
 

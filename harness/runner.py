@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -21,8 +22,8 @@ from harness.backends import (
     partial_results_findings,
 )
 from harness.compare import Comparison, compare
-from harness.config import RANDOM_HASH_SEED, RunConfig, Target
-from harness.errors import EXIT_INTERRUPTED, BackendUnavailableError, DriverMissingError, SettingsError
+from harness.config import RANDOM_HASH_SEED, RunConfig, Target, env_url_name
+from harness.errors import EXIT_INTERRUPTED, BackendUnavailableError, ConfigError, DriverMissingError, SettingsError
 from harness.execute import RunInterrupted, SettingsCheck, Worker, run_workers
 from harness.probe import NO_ANSWER, ServerInfo, probe
 from harness.report.json_report import write_json_report
@@ -30,9 +31,14 @@ from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_report
 from harness.results import WorkerResults
 from harness.urls import parse_target_url
+from harness.vendors import target_label
 
 # pytest's exit code for a usage error: the arguments after `--` were not understood.
 PYTEST_USAGE_ERROR = 4
+
+
+# A target label that names a server version: postgresql@15, mariadb@10.11.
+VERSION_LABEL = re.compile(r"\d+(?:\.\d+)*")
 
 
 def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendStatus]]:
@@ -56,13 +62,15 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
     with ThreadPoolExecutor(max_workers=len(config.targets) or 1) as pool:
         answers = dict(zip(config.targets, pool.map(attempt, config.targets), strict=True))
     for position, target in enumerate(config.targets):
-        if embedded_stands_in(config, target, answers[target]):
-            served = config.targets[position] = serve_from_embedded(target, "")
+        major = embedded_major_for(config, target, answers[target])
+        if major is not None:
+            served = config.targets[position] = serve_from_embedded(target, major)
             answers = {served if known is target else known: answer for known, answer in answers.items()}
             answers[served] = attempt(served)
     ready, unavailable, left_out = [], {}, set()
     for target, answer in answers.items():
         requested = target.name in config.requested
+        check_version_label(target, answer)
         if isinstance(answer, DriverMissingError):
             if requested:
                 raise answer
@@ -97,18 +105,44 @@ def probe_targets(config: RunConfig) -> tuple[list[Target], dict[str, BackendSta
     return ready, unavailable
 
 
-def embedded_stands_in(config: RunConfig, target: Target, answer: ServerInfo | DriverMissingError) -> bool:
-    """A postgresql target nobody gave a URL, no server answering at the default address, and an embedded
-    PostgreSQL installed: it serves the target (never in place of a server that answers)."""
-    return (
-        config.embedded
-        and target.url_source == "default"
-        and target.vendor.target == "postgresql"
-        and isinstance(answer, ServerInfo)
-        and not answer.reachable
-        and answer.failure in NO_ANSWER
-        and bool(embedded.distributions())
-    )
+def embedded_major_for(config: RunConfig, target: Target, answer: ServerInfo | DriverMissingError) -> str | None:
+    """The PostgreSQL major version ("" the newest) an embedded server should serve this target in, or None.
+
+    Only a postgresql target nobody gave a URL, where no server answers at the default address (or, for
+    ``postgresql@16``, where the server that answers is not PostgreSQL 16), and only when an installed
+    package provides that version: a server that answers is never replaced.
+    """
+    if not (config.embedded and target.url_source == "default" and target.vendor.target == "postgresql"):
+        return None
+    label = target_label(target.name) or ""
+    if (label and not label.isdigit()) or not isinstance(answer, ServerInfo):
+        return None
+    if answer.reachable:
+        if not label or version_fits(label, answer.version):
+            return None
+    elif answer.failure not in NO_ANSWER:
+        return None
+    if not any(not label or build.major == label for build in embedded.distributions()):
+        return None
+    return label
+
+
+def version_fits(label: str, version: str | None) -> bool:
+    """Whether a server's version is the one a version-like label names (``15`` fits 15.14, ``10.11`` 10.11.9)."""
+    return version is not None and (version == label or version.startswith(label + "."))
+
+
+def check_version_label(target: Target, answer: ServerInfo | DriverMissingError) -> None:
+    """A target labelled with a version (``postgresql@15``, ``mariadb@10.11``) must reach that version."""
+    label = target_label(target.name)
+    if not label or not VERSION_LABEL.fullmatch(label) or not isinstance(answer, ServerInfo) or not answer.reachable:
+        return
+    if not version_fits(label, answer.version):
+        raise ConfigError(
+            detail=f"target {target.name!r} reached {answer.product} {answer.version} at {target.masked_url}, not "
+            f"version {label}: give it the URL of that server (--url {target.name}=URL or "
+            f"{env_url_name(target.name)}), or a label that is not a version"
+        )
 
 
 def serve_from_embedded(target: Target, major: str) -> Target:

@@ -518,12 +518,38 @@ def _error_code(error: BaseException) -> Any:
     return None
 
 
+# A target name: a vendor's, or VENDOR@LABEL for one of several servers of it in one run (postgresql@15).
+TARGET_NAME = re.compile(r"(?P<vendor>[a-z]+)(?:@(?P<label>[A-Za-z0-9][A-Za-z0-9._-]*))?")
+
+
 def vendor_for_target(name: str) -> type[Vendor]:
-    """Return the vendor class registered for a target name."""
+    """Return the vendor class of a target name (``postgresql`` and ``postgresql@15`` alike)."""
+    match = TARGET_NAME.fullmatch(name)
     try:
-        return Vendor.registry[name]
+        return Vendor.registry[match.group("vendor") if match else name]
     except KeyError:
-        raise UnknownTargetError(name=name, known=", ".join(sorted(Vendor.registry))) from None
+        raise UnknownTargetError(
+            name=name, known=", ".join(sorted(Vendor.registry)) + " (or VENDOR@LABEL, e.g. postgresql@15)"
+        ) from None
+
+
+def is_target_name(name: str) -> bool:
+    match = TARGET_NAME.fullmatch(name)
+    return match is not None and match.group("vendor") in Vendor.registry
+
+
+def target_label(name: str) -> str | None:
+    """The LABEL of a VENDOR@LABEL target name (None for a plain vendor name)."""
+    match = TARGET_NAME.fullmatch(name)
+    return match.group("label") if match else None
+
+
+def target_order(name: str) -> tuple[int, str]:
+    """Where a target goes in reports: by vendor as known_targets() lists them, then by label."""
+    match = TARGET_NAME.fullmatch(name)
+    vendor = match.group("vendor") if match else name
+    order = known_targets()
+    return (order.index(vendor) if vendor in order else len(order), name)
 
 
 def known_targets() -> list[str]:

@@ -13,7 +13,7 @@ from harness.config import (
     resolve_hash_seed,
     resolve_targets,
 )
-from harness.errors import ConfigError, MalformedUrlError, SettingsError, UnknownTargetError
+from harness.errors import ConfigError, MalformedUrlError, PortabilityError, SettingsError, UnknownTargetError
 from harness.urls import mask_url, parse_target_url
 
 
@@ -284,3 +284,37 @@ def test_auto_processes_share_the_cpus_among_the_backends_running_at_once(
 def test_a_process_count_given_as_a_number_is_kept(tmp_path: Path) -> None:
     assert load(tmp_path, settings="s", numprocesses="3").processes_per_backend() == 3
     assert load(tmp_path, settings="s").processes_per_backend() is None
+
+
+def test_labelled_targets_take_their_urls_from_the_command_line_the_environment_and_pyproject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.portability]\nbackends = ["postgresql@15", "postgresql@17", "mariadb@10.11"]\n'
+        '[tool.portability.urls]\n"mariadb@10.11" = "mysql://root@db-1011:3306/app"\n',
+    )
+    monkeypatch.setenv("PORTABILITY_POSTGRESQL_17_URL", "postgres://pg17.example:5432/app")
+    config = load(tmp_path, settings="s", urls=["postgresql@15=postgres://pg15.example/app"])
+    found = {
+        target.name: (target.database["HOST"], target.url_source, target.vendor.target) for target in config.targets
+    }
+    assert found == {
+        "postgresql@15": ("pg15.example", "--url", "postgresql"),
+        "postgresql@17": ("pg17.example", "PORTABILITY_POSTGRESQL_17_URL", "postgresql"),
+        "mariadb@10.11": ("db-1011", "pyproject.toml", "mariadb"),
+    }
+
+
+@pytest.mark.parametrize("name", ["postgresql@", "postgresql@-15", "oracle@19", "postgresql@1 5"])
+def test_a_bad_labelled_target_name_is_a_one_line_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(PortabilityError) as raised:
+        load(tmp_path, settings="s", backends=name)
+    assert "VENDOR@LABEL" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_an_embedded_url_needs_no_server_url_and_only_fits_postgresql(tmp_path: Path) -> None:
+    config = load(tmp_path, settings="s", backends="postgresql@16", urls=["postgresql@16=embedded://16"])
+    assert [(target.name, target.embedded) for target in config.targets] == [("postgresql@16", "16")]
+    with pytest.raises(PortabilityError, match="embedded:// serves PostgreSQL only"):
+        load(tmp_path, settings="s", backends="mariadb", urls=["mariadb=embedded://"])

@@ -8,47 +8,24 @@ the other tests. Each test keeps its embedded servers in a folder of its own
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PORTABILITY, REPO, CliResult, read_json
+from tests.embedded_servers import embedded_folder, run_clean
+from tests.helpers import read_json
 
 pytestmark = pytest.mark.e2e
-
-# Run a command where no server answers on any address (needs root, as CI has here).
-NO_NETWORK = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
 
 
 @pytest.fixture
 def embedded_dir() -> Iterator[Path]:
-    """A folder for this test's embedded servers, reachable by the server's user when run as root."""
-    folder = Path(tempfile.mkdtemp(prefix="portability-embedded-test-", dir="/var/tmp"))
-    folder.chmod(0o755)
-    try:
+    with embedded_folder() as folder:
         yield folder
-    finally:
-        portability("servers", "stop", embedded=folder)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
-def portability(
-    *args: str, embedded: Path, isolated: bool = False, env: dict[str, str] | None = None, cwd: Path = REPO
-) -> CliResult:
-    full_env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("PORTABILITY_") and name != "DJANGO_SETTINGS_MODULE"
-    }
-    full_env.update({"PORTABILITY_EMBEDDED_DIR": str(embedded), **(env or {})})
-    command = [*(NO_NETWORK if isolated else []), *PORTABILITY, *args]
-    completed = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
-    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+portability = run_clean
 
 
 def servers(report: dict) -> dict[str, str]:

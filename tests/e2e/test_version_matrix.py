@@ -1,0 +1,94 @@
+"""End to end: two PostgreSQL versions in one run (issue 10, deliverable 2).
+
+``postgresql@15`` is the machine's PostgreSQL 15, ``postgresql@18`` an embedded PostgreSQL 18 (no
+URL: its label names a version the local server is not, and a package provides it). The project
+uses ``casefold()``, which PostgreSQL 18 added: its test passes on 18 and fails on 15, and the
+report says so by target name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.embedded_servers import embedded_folder, run_clean
+from tests.helpers import POSTGRESQL_URL, initial_migration, read_json, write_project
+
+pytestmark = pytest.mark.e2e
+
+MODELS = """\
+from django.db import models
+
+
+class Item(models.Model):
+    name = models.CharField(max_length=40)
+"""
+
+TESTS = """\
+from django.db.models import F, Func
+from django.test import TestCase
+
+from shop.models import Item
+
+
+class CaseFoldTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        Item.objects.create(name="Blue Widget")
+
+    def test_casefold_finds_the_item_in_any_case(self):
+        # PostgreSQL 18's casefold() (case folding for caseless matching): no such function before 18.
+        folded = Item.objects.annotate(folded=Func(F("name"), function="CASEFOLD")).get().folded
+        self.assertEqual(folded, "blue widget")
+
+    def test_lower_is_everywhere(self):
+        self.assertEqual(Item.objects.annotate(low=Func(F("name"), function="LOWER")).get().low, "blue widget")
+"""
+
+
+@pytest.fixture
+def embedded_dir() -> Iterator[Path]:
+    with embedded_folder() as folder:
+        yield folder
+
+
+def test_two_postgresql_versions_in_one_run_show_a_function_only_the_newer_has(embedded_dir, tmp_path):
+    project = write_project(
+        tmp_path / "proj",
+        {
+            "shop/models.py": MODELS,
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": initial_migration(name="models.CharField(max_length=40)"),
+            "shop/tests.py": TESTS,
+        },
+    )
+    result = run_clean(
+        "run",
+        "--settings",
+        "settings",
+        "--backends",
+        "postgresql@15,postgresql@18",
+        "--url",
+        f"postgresql@15={POSTGRESQL_URL}",
+        "--json",
+        str(tmp_path / "report.json"),
+        embedded=embedded_dir,
+        cwd=project,
+    )
+    assert result.returncode == 1, result.output
+    report = read_json(tmp_path / "report.json")
+    servers = {backend["name"]: (backend["product"], backend["version"]) for backend in report["backends"]}
+    assert servers["postgresql@15"][1].startswith("15."), servers
+    assert servers["postgresql@18"][1].startswith("18.") and servers["postgresql@18"][1].endswith("(embedded)")
+
+    outcomes = {test["nodeid"].rsplit("::", 1)[1]: test["outcomes"] for test in report["tests"]}
+    assert outcomes["test_casefold_finds_the_item_in_any_case"] == {
+        "postgresql@15": "failed",
+        "postgresql@18": "passed",
+    }
+    assert outcomes["test_lower_is_everywhere"] == {"postgresql@15": "passed", "postgresql@18": "passed"}
+    [finding] = [f for f in report["findings"] if f["test"].endswith("test_casefold_finds_the_item_in_any_case")]
+    assert "postgresql@15" in str(finding) and "postgresql@18" in str(finding), finding
+    assert "casefold" in result.stdout.lower(), result.output
