@@ -295,6 +295,36 @@ def clean_target(target: Target, *, dry_run: bool, force: bool, timeout: float =
     return actions
 
 
+def with_embedded_servers(targets: list[Target], requested: list[str]) -> list[Target]:
+    """The targets `clean` visits: an embedded:// one on its server if it runs (else left out, nothing of
+    it can be cleaned), plus every other running embedded server (as ``postgresql@embedded-<major>``),
+    where a run that used one may have left databases; never starts a server."""
+    from dataclasses import replace
+
+    from harness import embedded
+    from harness.urls import parse_target_url
+
+    visited, seen = [], set()
+    for target in targets:
+        if target.embedded is not None:
+            server = embedded.find_running(target.embedded)
+            if server is None:
+                continue
+            target = replace(target, url=server.url, database=parse_target_url(target.name, server.url))
+            seen.add(server.data_dir)
+        visited.append(target)
+    if requested and not any(name.split("@")[0] == "postgresql" for name in requested):
+        return visited
+    for data_dir, _pid in embedded.running_servers():
+        major = data_dir.name.rpartition("-")[2]
+        server = embedded.find_running(major)
+        if server is None or data_dir in seen:
+            continue
+        name = f"postgresql@embedded-{major}"
+        visited.append(Target(name, server.url, "embedded", parse_target_url(name, server.url)))
+    return visited
+
+
 def clean_servers(
     targets: list[Target], requested: list[str], *, dry_run: bool, force: bool, say: Callable[[str], None]
 ) -> int:

@@ -322,7 +322,7 @@ def clean(project_dir, backends, urls, dry_run, force) -> None:
     (no session connected, worker not running on this host); servers are the ones `run` uses.
     Exit 0 when none is left.
     """
-    from harness.cleanup import clean_servers
+    from harness.cleanup import clean_servers, with_embedded_servers
     from harness.config import resolve_targets, split_names
 
     def body(console: Console) -> int:
@@ -330,7 +330,7 @@ def clean(project_dir, backends, urls, dry_run, force) -> None:
         if not root.is_dir():
             raise PortabilityError(detail=f"--project-dir {project_dir!r} is not a directory")
         requested = split_names(backends)
-        targets = resolve_targets(read_pyproject(root), list(urls), requested)
+        targets = with_embedded_servers(resolve_targets(read_pyproject(root), list(urls), requested), requested)
         return clean_servers(
             targets, requested, dry_run=dry_run, force=force, say=lambda text: console.print(text, markup=False)
         )

@@ -154,6 +154,15 @@ def ensure_running(major: str) -> EmbeddedServer:
         return EmbeddedServer(distribution, data_dir, started_now=True)
 
 
+def find_running(major: str) -> EmbeddedServer | None:
+    """The running embedded server of ``major`` ("" the newest installed), without starting one."""
+    for build in distributions():
+        if not major or build.major == major:
+            data_dir = data_dir_for(build.major)
+            return EmbeddedServer(build, data_dir, started_now=False) if _running_pid(data_dir) else None
+    return None
+
+
 def running_servers() -> list[tuple[Path, int]]:
     """(data folder, postmaster pid) of every embedded server running from ``base_dir()``."""
     base = base_dir()

@@ -51,6 +51,11 @@ def test_with_no_server_at_all_the_main_command_runs_sqlite_and_an_embedded_post
     assert second.returncode == 0, second.output
     assert "already running in" in second.stdout, second.output
 
+    # `clean` visits the running embedded server too, where a killed run may have left databases.
+    cleaned = portability("clean", embedded=embedded_dir, isolated=True)
+    assert cleaned.returncode == 0, cleaned.output
+    assert "postgresql@embedded-18: no test database left by a portability run" in cleaned.stdout, cleaned.output
+
     stopped = portability("servers", "stop", embedded=embedded_dir)
     assert stopped.returncode == 0 and f"stopped: {embedded_dir / 'postgresql-18'}" in stopped.stdout, stopped.output
     assert "running: none" in portability("servers", "list", embedded=embedded_dir).stdout
