@@ -92,3 +92,50 @@ def test_two_postgresql_versions_in_one_run_show_a_function_only_the_newer_has(e
     [finding] = [f for f in report["findings"] if f["test"].endswith("test_casefold_finds_the_item_in_any_case")]
     assert "postgresql@15" in str(finding) and "postgresql@18" in str(finding), finding
     assert "casefold" in result.stdout.lower(), result.output
+
+
+MIGRATION_WITH_CASEFOLD_INDEX = """\
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0001_initial")]
+    operations = [
+        # An index for caseless lookups: casefold() is PostgreSQL 18's.
+        migrations.RunSQL(
+            "CREATE INDEX shop_item_name_folded ON shop_item (casefold(name))",
+            "DROP INDEX shop_item_name_folded",
+        ),
+    ]
+"""
+
+
+def test_migrations_on_two_postgresql_versions_name_the_one_a_migration_fails_on(embedded_dir, tmp_path):
+    project = write_project(
+        tmp_path / "proj",
+        {
+            "shop/models.py": MODELS,
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": initial_migration(name="models.CharField(max_length=40)"),
+            "shop/migrations/0002_folded_index.py": MIGRATION_WITH_CASEFOLD_INDEX,
+        },
+    )
+    result = run_clean(
+        "migrations",
+        "--settings",
+        "settings",
+        "--backends",
+        "postgresql@15,postgresql@18",
+        "--url",
+        f"postgresql@15={POSTGRESQL_URL}",
+        "--json",
+        str(tmp_path / "report.json"),
+        embedded=embedded_dir,
+        cwd=project,
+    )
+    assert result.returncode == 1, result.output
+    [failure] = [f for f in read_json(tmp_path / "report.json")["findings"] if f["kind"] == "migration_failure"]
+    assert failure["details"]["migration"] == "shop.0002_folded_index"
+    assert failure["backends"]["postgresql@15"]["outcome"] == "failed", failure
+    assert "casefold" in failure["backends"]["postgresql@15"]["message"], failure
+    assert failure["backends"]["postgresql@18"]["outcome"] == "applied", failure
