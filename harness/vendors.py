@@ -70,8 +70,6 @@ class Vendor:
     max_identifier_length: ClassVar[int | None] = None
     # Longest database name the server accepts.
     max_database_name_length: ClassVar[int] = 63
-    # Is DDL transactional (a failed migration rolls back cleanly)?
-    transactional_ddl: ClassVar[bool] = True
     # Connection OPTIONS used unless the target's URL sets them.
     default_options: ClassVar[dict[str, Any]] = {}
     # Django TEST settings used for the test databases on this target.
@@ -190,7 +188,6 @@ class SQLite(Vendor):
     driver_package = "pysqlite3"
     is_server = False
     max_identifier_length = None
-    transactional_ddl = True
     error_hints = {
         "SQLITE_ERROR": "SQLite rejected the SQL: a function, syntax or feature it lacks; use the ORM's portable "
         "expressions or guard raw SQL by connection.vendor",
@@ -239,7 +236,6 @@ class PostgreSQL(Vendor):
     # PostgreSQL silently truncates longer names (NAMEDATALEN - 1).
     max_identifier_length = 63
     max_database_name_length = 63
-    transactional_ddl = True
     nulls_first_ascending = False
     error_hints = {
         "22001": "value too long for the column: SQLite does not enforce max_length; validate with full_clean() "
@@ -374,7 +370,6 @@ class MySQL(Vendor):
     max_identifier_length = 64
     max_database_name_length = 64
     # DDL commits implicitly: a migration that fails part-way stays half-applied.
-    transactional_ddl = False
     case_insensitive_equality = True
     ignores_trailing_spaces = True
     integer_division = False

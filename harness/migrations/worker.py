@@ -144,7 +144,9 @@ class MigrationCheck:
         key = (migration.app_label, migration.name)
         connection = executor.connection
         sql = _collect_sql(loader, migration) if self._is_checked(migration) else []
-        before = introspect(connection) if not self.target.vendor.transactional_ddl else None
+        # What a failed migration leaves behind matters only where DDL cannot be rolled back (Django's fact,
+        # from the server this connection reached).
+        before = introspect(connection) if not connection.features.can_rollback_ddl else None
         state = loader.project_state(key, at_end=False)
         started = time.perf_counter()
         try:
