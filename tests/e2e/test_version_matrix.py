@@ -54,18 +54,21 @@ def embedded_dir() -> Iterator[Path]:
         yield folder
 
 
-def test_two_postgresql_versions_in_one_run_show_a_function_only_the_newer_has(embedded_dir, tmp_path):
+def run_on_15_and_18(command: str, extra_files: dict[str, str], embedded: Path, tmp_path: Path) -> tuple:
+    """`portability COMMAND` of the Item project (plus ``extra_files``) on the local PostgreSQL 15 and an
+    embedded 18: the result and the JSON report."""
     project = write_project(
         tmp_path / "proj",
         {
             "shop/models.py": MODELS,
             "shop/migrations/__init__.py": "",
             "shop/migrations/0001_initial.py": initial_migration(name="models.CharField(max_length=40)"),
-            "shop/tests.py": TESTS,
+            **extra_files,
         },
     )
+    report_path = tmp_path / "report.json"
     result = run_clean(
-        "run",
+        command,
         "--settings",
         "settings",
         "--backends",
@@ -73,12 +76,16 @@ def test_two_postgresql_versions_in_one_run_show_a_function_only_the_newer_has(e
         "--url",
         f"postgresql@15={POSTGRESQL_URL}",
         "--json",
-        str(tmp_path / "report.json"),
-        embedded=embedded_dir,
+        str(report_path),
+        embedded=embedded,
         cwd=project,
     )
+    return result, read_json(report_path) if report_path.exists() else {}
+
+
+def test_two_postgresql_versions_in_one_run_show_a_function_only_the_newer_has(embedded_dir, tmp_path):
+    result, report = run_on_15_and_18("run", {"shop/tests.py": TESTS}, embedded_dir, tmp_path)
     assert result.returncode == 1, result.output
-    report = read_json(tmp_path / "report.json")
     servers = {backend["name"]: (backend["product"], backend["version"]) for backend in report["backends"]}
     assert servers["postgresql@15"][1].startswith("15."), servers
     assert servers["postgresql@18"][1].startswith("18.") and servers["postgresql@18"][1].endswith("(embedded)")
@@ -111,30 +118,10 @@ class Migration(migrations.Migration):
 
 
 def test_migrations_on_two_postgresql_versions_name_the_one_a_migration_fails_on(embedded_dir, tmp_path):
-    project = write_project(
-        tmp_path / "proj",
-        {
-            "shop/models.py": MODELS,
-            "shop/migrations/__init__.py": "",
-            "shop/migrations/0001_initial.py": initial_migration(name="models.CharField(max_length=40)"),
-            "shop/migrations/0002_folded_index.py": MIGRATION_WITH_CASEFOLD_INDEX,
-        },
-    )
-    result = run_clean(
-        "migrations",
-        "--settings",
-        "settings",
-        "--backends",
-        "postgresql@15,postgresql@18",
-        "--url",
-        f"postgresql@15={POSTGRESQL_URL}",
-        "--json",
-        str(tmp_path / "report.json"),
-        embedded=embedded_dir,
-        cwd=project,
-    )
+    extra = {"shop/migrations/0002_folded_index.py": MIGRATION_WITH_CASEFOLD_INDEX}
+    result, report = run_on_15_and_18("migrations", extra, embedded_dir, tmp_path)
     assert result.returncode == 1, result.output
-    [failure] = [f for f in read_json(tmp_path / "report.json")["findings"] if f["kind"] == "migration_failure"]
+    [failure] = [f for f in report["findings"] if f["kind"] == "migration_failure"]
     assert failure["details"]["migration"] == "shop.0002_folded_index"
     assert failure["backends"]["postgresql@15"]["outcome"] == "failed", failure
     assert "casefold" in failure["backends"]["postgresql@15"]["message"], failure
