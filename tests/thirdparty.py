@@ -66,6 +66,8 @@ class SuiteSpec:
     """The project folder inside the sdist (manage.py's folder): the harness's --project-dir."""
     pytest_args: tuple[str, ...] = ()
     """What the harness adds for this project too (``-o python_files=test*.py`` without pytest config)."""
+    selection: tuple[str, ...] = ()
+    """pytest arguments both runs get (``-k``): tests left out of the comparison, each with its reason."""
     package_beside_project: bool = False
     """The package under test sits in the sdist's root, outside the project folder: put it on the path."""
     real_findings: tuple[RealFinding, ...] = ()
@@ -326,6 +328,7 @@ def plain_pytest_command(spec: SuiteSpec, project: Path, junit: Path) -> list[st
         "--ds", PLAIN_SETTINGS_MODULE,
         f"--junitxml={junit}",
         *spec.pytest_args,
+        *spec.selection,
     ]  # fmt: skip
 
 

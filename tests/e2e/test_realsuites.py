@@ -107,6 +107,11 @@ DJANGO_GUARDIAN = SuiteSpec(
     version="3.5.2",
     sha256="ca14b7c9cc37bc852f3749f8a998a76cfd0ebbd66ac85726ef331289a712d389",
     settings="guardian.testapp.testsettings",
+    # IndexVsNoIndexPerformanceTestCase's five *_timing tests assert wall time (e.g. 100 .exists()
+    # queries within 0.5 s): they measure the machine's load, not the database. Three backends at
+    # once on two cores (and the queries recorded) took one past its limit on PostgreSQL in CI
+    # while the plain run, alone, passed: left out of both runs.
+    selection=("-k", "not _timing"),
     real_findings=(
         # The test app's TextPKModel has `text_pk = TextField(primary_key=True)`. MariaDB (like
         # MySQL) indexes a BLOB/TEXT column only with a prefix length, which Django does not give a
@@ -261,6 +266,7 @@ def run_harness(spec: SuiteSpec, source_root: Path, workdir: Path, *extra: str) 
         "--results-dir",
         str(workdir / "results"),
         *extra,
+        *(("--", *spec.selection) if spec.selection else ()),
         cwd=workdir,
         env={"PYTHONPATH": suite_pythonpath(spec, source_root)},
         timeout=HARNESS_TIMEOUT,
