@@ -303,6 +303,7 @@ def with_embedded_servers(targets: list[Target], requested: list[str]) -> list[T
 
     from harness import embedded
     from harness.urls import parse_target_url
+    from harness.vendors import vendor_for_target
 
     visited, seen = [], set()
     for target in targets:
@@ -313,7 +314,7 @@ def with_embedded_servers(targets: list[Target], requested: list[str]) -> list[T
             target = replace(target, url=server.url, database=parse_target_url(target.name, server.url))
             seen.add(server.data_dir)
         visited.append(target)
-    if requested and not any(name.split("@")[0] == "postgresql" for name in requested):
+    if requested and not any(vendor_for_target(name).target == "postgresql" for name in requested):
         return visited
     for data_dir, _pid in embedded.running_servers():
         major = data_dir.name.rpartition("-")[2]
