@@ -11,7 +11,16 @@ from typing import Any
 from harness.config import Target, env_url_name
 from harness.errors import DriverMissingError
 from harness.urls import redact
-from harness.vendors import AUTH_FAILED, OTHER_FAILURE, REFUSED, TIMED_OUT, UNKNOWN_DATABASE, UNKNOWN_HOST, Vendor
+from harness.vendors import (
+    AUTH_FAILED,
+    OTHER_FAILURE,
+    REFUSED,
+    TIMED_OUT,
+    UNKNOWN_DATABASE,
+    UNKNOWN_HOST,
+    Vendor,
+    driver_error_codes,
+)
 
 # How each class of failure reads in "requested backend 'x' {state} at URL ({class}): {hint}".
 FAILURE_STATES = {AUTH_FAILED: "cannot log in", UNKNOWN_DATABASE: "cannot be used"}
@@ -113,7 +122,7 @@ def classify_failure(vendor: type[Vendor], error: BaseException) -> str:
     for fragment, failure in vendor.connect_failure_messages.items():
         if fragment in message:
             return failure
-    for code in _error_codes(error):
+    for code in driver_error_codes(error):
         if code in vendor.connect_failure_codes:
             return vendor.connect_failure_codes[code]
     if isinstance(error, TimeoutError | socket.timeout):
@@ -123,14 +132,6 @@ def classify_failure(vendor: type[Vendor], error: BaseException) -> str:
     if isinstance(error, socket.gaierror):
         return UNKNOWN_HOST
     return OTHER_FAILURE
-
-
-def _error_codes(error: BaseException) -> list[Any]:
-    """The codes a driver error carries: SQLSTATE (psycopg2's pgcode, psycopg's sqlstate), MySQL's number."""
-    codes = [getattr(error, "pgcode", None), getattr(error, "sqlstate", None)]
-    if error.args and isinstance(error.args[0], int):
-        codes.append(error.args[0])
-    return [code for code in codes if code is not None]
 
 
 def failure_hint(target: Target, failure: str, timeout: float) -> str:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from harness.canonical import SAMPLE_ROWS
-from harness.vendors import Vendor, vendor_for_target
+from harness.vendors import ServerFacts
 
 REGEX_OPERATOR = re.compile(r"\bREGEXP\b|\s~\*?\s|\bREGEXP_LIKE\b", re.IGNORECASE)
 NOT_SUPPORTED_HINT = (
@@ -22,16 +22,15 @@ NOT_SUPPORTED_HINT = (
 TRUNCATED_CAUSE = "LIMIT/OFFSET without an ORDER BY that fixes the order: each backend picked other rows"
 
 
-def error_hint(backend: str, error: dict[str, Any]) -> str:
-    """What an error on one backend means: from its class, vendor code or message (vendor data)."""
+def error_hint(facts: ServerFacts, error: dict[str, Any]) -> str:
+    """What an error on a server means: from its class, or the code or message its product's facts explain."""
     if error.get("class", "").endswith("NotSupportedError"):
         return NOT_SUPPORTED_HINT
-    vendor = vendor_for_target(backend)
-    hint = vendor.error_hints.get(error.get("code"))
+    hint = facts.error_hints.get(error.get("code"))
     if hint:
         return hint
     message = error.get("message", "")
-    return next((hint for fragment, hint in vendor.message_hints.items() if fragment in message), "")
+    return next((hint for fragment, hint in facts.message_hints.items() if fragment in message), "")
 
 
 def truncation_cause(records: dict[str, dict[str, Any]]) -> str | None:
@@ -48,9 +47,12 @@ def truncated(record: dict[str, Any]) -> bool:
     return bool(record.get("offset")) or (limit is not None and record.get("rows", 0) >= limit)
 
 
-def likely_cause(records: dict[str, dict[str, Any]], ordered: bool = False) -> str | None:
-    """Name the vendor behaviour that explains the difference, when the evidence points at one."""
-    vendors = {backend: vendor_for_target(backend) for backend in records}
+def likely_cause(
+    records: dict[str, dict[str, Any]], facts: dict[str, ServerFacts], ordered: bool = False
+) -> str | None:
+    """Name the vendor behaviour that explains the difference, when the evidence points at one
+    (``facts``: of the server each backend reached)."""
+    vendors = {backend: facts[backend] for backend in records}
     if ordered:
         return _null_ordering(records, vendors)
     if any(REGEX_OPERATOR.search(record.get("sql", "")) for record in records.values()):
@@ -101,7 +103,7 @@ def likely_cause(records: dict[str, dict[str, Any]], ordered: bool = False) -> s
     return None
 
 
-def _null_ordering(records: dict[str, dict[str, Any]], vendors: dict[str, type[Vendor]]) -> str | None:
+def _null_ordering(records: dict[str, dict[str, Any]], vendors: dict[str, ServerFacts]) -> str | None:
     first_is_null = {
         backend: bool(record.get("sample")) and None in record["sample"][0] for backend, record in records.items()
     }
@@ -153,9 +155,9 @@ def _flat(sample: list[list[Any]]) -> list[Any]:
     return [value for row in sample for value in row]
 
 
-def _any(vendors: dict[str, type[Vendor]], flag: str) -> bool:
+def _any(vendors: dict[str, ServerFacts], flag: str) -> bool:
     return any(getattr(vendor, flag) for vendor in vendors.values())
 
 
-def _names(vendors: dict[str, type[Vendor]], flag: str) -> str:
+def _names(vendors: dict[str, ServerFacts], flag: str) -> str:
     return ", ".join(sorted(backend for backend, vendor in vendors.items() if getattr(vendor, flag)))

@@ -23,6 +23,7 @@ from harness.findings import Finding
 from harness.query_causes import error_hint, likely_cause, truncated, truncation_cause
 from harness.results import SKIPPED, TestResult, WorkerResults
 from harness.results_stream import QueryReader, tests_with_queries
+from harness.vendors import ServerFacts
 
 SELECT, REFUSED = "select", "refused"
 WRITE_KINDS = ("update", "delete")
@@ -171,6 +172,7 @@ def divergences_by_test(
     given_writes = {key[:3] for _, key in nondeterministic}
     repeats = {backend: runs for backend, runs in (repeats or {}).items() if len(runs) > 1}
     targets = [(worker.target, worker) for worker in results]
+    facts = {worker.target: worker.server_facts() for worker in results}
     with QueryReader() as reader:
         for test in tests_with_queries(results):
             read: dict[Path, list[dict[str, Any]]] = {}  # a file compared and repeated is read once
@@ -189,18 +191,20 @@ def divergences_by_test(
                     unstable = nondeterministic | found
                     unstable_writes = given_writes | {key[:3] for _, key in found}
             outcomes = {target: worker.tests.get(test) for target, worker in targets}
-            yield test, divergences_of_test(queries, outcomes, tolerance, unstable, unstable_writes)
+            yield test, divergences_of_test(queries, outcomes, facts, tolerance, unstable, unstable_writes)
 
 
 def divergences_of_test(
     queries: TestQueries,
     outcomes: dict[str, TestResult | None],
+    facts: dict[str, ServerFacts],
     tolerance: float,
     unstable: Collection[tuple[str, QueryKey]] = frozenset(),
     unstable_writes: Collection[tuple[str, str, str]] = frozenset(),
 ) -> list[Divergence]:
     """The divergences of one test: its matched queries, calls refused on some backends only, and
-    rows affected per call site (``outcomes``: the test's result on each backend compared)."""
+    rows affected per call site (``outcomes``: the test's result on each backend compared; ``facts``:
+    of the server each backend reached)."""
     divergences = []
     for matched in matched_queries(queries):
         if any((backend, key) in unstable for backend, (key, _) in matched.items()):
@@ -208,10 +212,14 @@ def divergences_of_test(
         records = {backend: record for backend, (_, record) in matched.items()}
         if _plainly_same(records):
             continue
-        divergence = _error_divergence(records) or _result_divergence(records, tolerance)
+        divergence = _error_divergence(records, facts) or _result_divergence(records, facts, tolerance)
         if divergence:
             divergences.append(divergence)
-    return divergences + _refusal_divergences(queries, outcomes) + _write_count_divergences(queries, unstable_writes)
+    return (
+        divergences
+        + _refusal_divergences(queries, outcomes, facts)
+        + _write_count_divergences(queries, unstable_writes)
+    )
 
 
 def _plainly_same(records: dict[str, dict[str, Any]]) -> bool:
@@ -237,12 +245,12 @@ def _divergence(kind: str, records: dict[str, dict[str, Any]], message: str, **e
     return Divergence(kind, first["test"], first["site"], first["kind"], records, message, **extra)
 
 
-def _error_divergence(records: dict[str, dict[str, Any]]) -> Divergence | None:
+def _error_divergence(records: dict[str, dict[str, Any]], facts: dict[str, ServerFacts]) -> Divergence | None:
     failed = sorted(backend for backend, record in records.items() if record.get("error"))
     if not failed or len(failed) == len(records):
         return None
     passed = sorted(set(records) - set(failed))
-    hints = [error_hint(backend, records[backend]["error"]) for backend in failed]
+    hints = [error_hint(facts[backend], records[backend]["error"]) for backend in failed]
     return _divergence(
         QUERY_ERROR,
         records,
@@ -251,7 +259,9 @@ def _error_divergence(records: dict[str, dict[str, Any]]) -> Divergence | None:
     )
 
 
-def _refusal_divergences(queries: TestQueries, outcomes: dict[str, TestResult | None]) -> list[Divergence]:
+def _refusal_divergences(
+    queries: TestQueries, outcomes: dict[str, TestResult | None], facts: dict[str, ServerFacts]
+) -> list[Divergence]:
     """An ORM call Django refused before any SQL (NotSupportedError) on some backends only."""
     refused: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     at_site: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -281,7 +291,7 @@ def _refusal_divergences(queries: TestQueries, outcomes: dict[str, TestResult | 
                 "sql": "",
                 "position": 0,
             }
-        divergence = _error_divergence(evidence)
+        divergence = _error_divergence(evidence, facts)
         if divergence:
             divergence.statement = next((r["kind"] for r in evidence.values() if r["kind"] != REFUSED), REFUSED)
             divergences.append(divergence)
@@ -312,7 +322,9 @@ def _write_count_divergences(
     return divergences
 
 
-def _result_divergence(records: dict[str, dict[str, Any]], tolerance: float) -> Divergence | None:
+def _result_divergence(
+    records: dict[str, dict[str, Any]], facts: dict[str, ServerFacts], tolerance: float
+) -> Divergence | None:
     if next(iter(records.values()))["kind"] != SELECT:
         return None
     if any("digests" not in record or not record.get("complete") for record in records.values()):
@@ -322,7 +334,7 @@ def _result_divergence(records: dict[str, dict[str, Any]], tolerance: float) -> 
         return None  # order_by("?")[:n]: each backend (and each run) draws other rows
     if not same_rows(records, ordered=False, tolerance=tolerance):
         counts = ", ".join(f"{backend}: {record['rows']}" for backend, record in sorted(records.items()))
-        cause = likely_cause(records) or truncation_cause(records)
+        cause = likely_cause(records, facts) or truncation_cause(records)
         return _divergence(RESULT_DIVERGENCE, records, f"the query returns different rows ({counts})", cause=cause)
     if random_order or same_rows(records, ordered=True, tolerance=tolerance):
         return None
@@ -334,7 +346,7 @@ def _result_divergence(records: dict[str, dict[str, Any]], tolerance: float) -> 
             ORDER_DIVERGENCE,
             records,
             "the same rows come back in a different order: the ORDER BY does not fix it, and the code uses the order",
-            cause=likely_cause(records, ordered=True)
+            cause=likely_cause(records, facts, ordered=True)
             or "no ORDER BY (or a non-unique one): the order is whatever each backend's plan yields",
         )
     if not any(record.get("order_iterated", True) for record in records.values()):

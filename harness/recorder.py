@@ -44,6 +44,7 @@ from harness.orm_inspect import (
 )
 from harness.paths import library_prefixes
 from harness.results import ResultsWriter
+from harness.vendors import driver_error_code
 
 # Statements compared by their results; others are only compared for errors.
 SELECT, INSERT, UPDATE, DELETE, OTHER = "select", "insert", "update", "delete", "other"
@@ -707,10 +708,7 @@ def _asked_by_in_operator(frame: Any) -> bool:
 
 def describe_database_error(error: BaseException, stage: str | None = None) -> dict[str, Any]:
     """The error as the backend reported it: class, vendor code, one-line message."""
-    cause = error.__cause__ or error
-    code: Any = getattr(cause, "pgcode", None) or getattr(cause, "sqlite_errorname", None)
-    if code is None and cause.args and isinstance(cause.args[0], int):
-        code = cause.args[0]  # MySQL and MariaDB
+    code = driver_error_code(error.__cause__ or error)
     message = " ".join(str(error).split())[:500]
     described = {"class": f"{type(error).__module__}.{type(error).__name__}", "code": code, "message": message}
     if stage:

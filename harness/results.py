@@ -20,6 +20,7 @@ from typing import IO, Any, NamedTuple
 
 from harness.errors import ResultsError
 from harness.urls import redact_json
+from harness.vendors import ServerFacts, facts_of_server
 
 SCHEMA_VERSION = 4
 
@@ -102,6 +103,10 @@ class WorkerResults:
     @property
     def target(self) -> str:
         return self.header["target"] if "target" in self.header else self.path.stem
+
+    def server_facts(self) -> ServerFacts:
+        """The facts of the server this backend reached, by the product and version in the header."""
+        return facts_of_server(self.target, self.header.get("product"), self.header.get("server_version"))
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(OUTCOMES, 0)

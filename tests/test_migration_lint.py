@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 from harness.migrations.lint import RULES, _collation_targets, sql_problems
+from harness.vendors import facts_for
 from tests.helpers import REPO, write_project
+
+# One server of each product, at versions current in 2026.
+SERVERS_OF_TODAY = {
+    "sqlite": facts_for("SQLite"),
+    "postgresql": facts_for("PostgreSQL", "16.4"),
+    "mysql": facts_for("MySQL", "8.4.3"),
+    "mariadb": facts_for("MariaDB", "10.11.9"),
+}
 
 HEADER = """\
 from django.db import migrations, models
@@ -378,4 +387,21 @@ def test_portable_sql_has_no_problems(sql: str) -> None:
     ],
 )
 def test_collation_names(collation: str, known_on: tuple[str, ...]) -> None:
-    assert _collation_targets(collation) == known_on
+    assert _collation_targets(collation, SERVERS_OF_TODAY) == known_on
+
+
+@pytest.mark.parametrize(
+    ("collation", "product", "known_from", "unknown_before"),
+    [
+        ("utf8mb4_uca1400_ai_ci", "MariaDB", "10.10", "10.6.21"),
+        ("utf8mb4_0900_ai_ci", "MariaDB", "11.4.5", "11.4.4"),
+        ("unicode", "PostgreSQL", "16.0", "15.8"),
+        ("pg_c_utf8", "PostgreSQL", "17.2", "16.6"),
+    ],
+)
+def test_collation_names_follow_the_server_version(
+    collation: str, product: str, known_from: str, unknown_before: str
+) -> None:
+    """A collation added in a release is known to the servers of that release on, not before."""
+    assert _collation_targets(collation, {"new": facts_for(product, known_from)}) == ("new",)
+    assert _collation_targets(collation, {"old": facts_for(product, unknown_before)}) == ()

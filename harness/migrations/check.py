@@ -78,6 +78,7 @@ def run_migrations_check(
     """Check the project's migrations on every available target; render; return the exit code."""
     preflight(config, app=app)
     paths = changed_migration_files(config.project_dir, since) if since else None
+    linted_for = [target.name for target in config.targets]  # before unanswered default targets are dropped
     ready, unavailable = probe_targets(config)
     print_run_header(console, config)
     if paths is not None:
@@ -91,7 +92,11 @@ def run_migrations_check(
             workers = run_workers(config, ready, Path(directory), progress.update, worker_command(app, paths))
         results = [worker.results for worker in workers if worker.results.header]
         findings = migration_findings(results)
-        findings += run_lint(config, app, paths, ignore)
+        servers = {name: (None, None) for name in linted_for}
+        servers.update(
+            {result.target: (result.header.get("product"), result.header.get("server_version")) for result in results}
+        )
+        findings += run_lint(config, app, paths, ignore, servers)
         statuses = {**unavailable, **{worker.target.name: _status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     findings += partial_results_findings(backends)
@@ -105,8 +110,15 @@ def run_migrations_check(
     return code
 
 
-def run_lint(config: RunConfig, app: str | None, paths: list[str] | None, ignore: list[str]) -> list[Finding]:
-    """The static lint rules, run once in a child process with the project's settings."""
+def run_lint(
+    config: RunConfig,
+    app: str | None,
+    paths: list[str] | None,
+    ignore: list[str],
+    servers: dict[str, tuple[str | None, str | None]],
+) -> list[Finding]:
+    """The static lint rules, run once in a child process with the project's settings, for ``servers``
+    (target → the product and version it reached, or (None, None): what the target expects)."""
     import json
 
     command = [
@@ -122,6 +134,8 @@ def run_lint(config: RunConfig, app: str | None, paths: list[str] | None, ignore
         command += ["--app", app]
     for code in ignore:
         command += ["--ignore", code]
+    for target, (product, version) in servers.items():
+        command += ["--server", f"{target}={product or ''}:{version or ''}"]  # lint.parse_server reads it
     completed = subprocess.run(
         command, cwd=config.project_dir, env=project_env(config), capture_output=True, text=True, timeout=300
     )

@@ -6,7 +6,6 @@ from typing import Any
 
 from harness.findings import Finding
 from harness.results import WorkerResults
-from harness.vendors import vendor_for_target
 
 LEFT_APPLIED_HINT = (
     "this backend's DDL is not transactional: the operations listed stayed applied, so re-running the migration "
@@ -28,6 +27,7 @@ def _steps(result: WorkerResults, phase: str) -> list[dict[str, Any]]:
 
 def _failures(results: list[WorkerResults]) -> list[Finding]:
     by_migration: dict[str, dict[str, dict[str, Any]]] = {}
+    facts = {result.target: result.server_facts() for result in results}
     for result in results:
         for step in _steps(result, "apply"):
             by_migration.setdefault(step["migration"], {})[result.target] = step
@@ -48,8 +48,7 @@ def _failures(results: list[WorkerResults]) -> list[Finding]:
                 message += f"; left applied: {', '.join(step['left_applied'])}"
             evidence[target] = {"outcome": step["status"], "message": message, "sql": "\n".join(step.get("sql", []))}
         hints = [
-            vendor_for_target(target).error_hints.get((step.get("error") or {}).get("code"), "")
-            for target, step in failed.items()
+            facts[target].error_hints.get((step.get("error") or {}).get("code"), "") for target, step in failed.items()
         ]
         if any(step.get("left_applied") for step in failed.values()):
             hints.append(LEFT_APPLIED_HINT)

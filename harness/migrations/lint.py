@@ -1,13 +1,15 @@
 """Static lint rules for Django migrations: what will not run alike on every target, and what breaks a rolling deploy.
 
 Each rule is a small function registered in ``RULES`` with a stable code. It is given one operation of a
-migration together with the project state just before that operation, and yields ``Hit``s. Vendor facts the
-rules need (SQL dialect patterns, function names, collation names, identifier and key limits) are module-level
-data below, each with a comment saying where it comes from.
+migration together with the project state just before that operation and the servers it is checked for
+(target name → harness.vendors.ServerFacts: the product and version each target reached, or the oldest
+version Django supports), and yields ``Hit``s. Every vendor fact the rules need (SQL dialect, functions,
+collations, identifier and key limits) is read from those facts.
 
 Run from the command line (prints a JSON list of findings)::
 
     python -m harness.migrations.lint --settings S --project-dir D [--app LABEL]... [--ignore CODE]...
+        [--server TARGET=PRODUCT[:VERSION]]...
 """
 
 from __future__ import annotations
@@ -27,167 +29,17 @@ from typing import Any
 from django.db.migrations.operations import RunPython, RunSQL
 from django.db.models.fields import NOT_PROVIDED
 
-from harness.vendors import vendor_for_target
+from harness.vendors import ServerFacts, facts_of_server, known_targets
+from harness.vendors.facts import product_named
+from harness.vendors.sql import SQL_CONSTRUCTS, UNEVEN_FUNCTIONS
 
-TARGETS: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mariadb")
-MYSQLS: tuple[str, ...] = ("mysql", "mariadb")
-SERVERS: tuple[str, ...] = ("postgresql", "mysql", "mariadb")
+Servers = dict[str, ServerFacts]  # target name → the facts of what it reached
 
-# --- Vendor facts --------------------------------------------------------------------------------------------
 
-# Longest identifier each target takes, and what it does with a longer one. The numbers are the
-# ``max_identifier_length`` of harness.vendors; the unit and the behaviour are added here.
-# SQLite has no limit. PostgreSQL counts bytes (NAMEDATALEN - 1) and truncates silently, so two long names
-# that share a 63-byte prefix collide; MySQL/MariaDB count characters and reject (error 1059).
-IDENTIFIER_LIMITS: dict[str, tuple[int, str, str]] = {
-    "postgresql": (vendor_for_target("postgresql").max_identifier_length or 63, "bytes", "truncates silently"),
-    "mysql": (vendor_for_target("mysql").max_identifier_length or 64, "characters", "rejects"),
-    "mariadb": (vendor_for_target("mariadb").max_identifier_length or 64, "characters", "rejects"),
-}
+def default_servers() -> Servers:
+    """Every kind of target at the oldest version Django supports (SQLite: the library loaded here)."""
+    return {target: facts_of_server(target) for target in known_targets()}
 
-# Field types MySQL/MariaDB store as TEXT/BLOB/JSON (Django's mysql ``_limited_data_types``): a key on them needs a
-# prefix length (error 1170); Django silently skips ``db_index=True`` on them.
-UNINDEXABLE_ON_MYSQL: frozenset[str] = frozenset({"TextField", "BinaryField", "JSONField"})
-
-# InnoDB's largest index key (DYNAMIC/COMPRESSED row format, the default since MySQL 5.7 / MariaDB 10.2), in bytes,
-# and what one character of a VARCHAR counts for under utf8mb4 (error 1071 when exceeded).
-MYSQL_MAX_KEY_BYTES = 3072
-MYSQL_BYTES_PER_CHAR = 4
-# Key bytes of fixed-size column types, for composite keys that mix them with CharFields.
-MYSQL_FIXED_KEY_BYTES: dict[str, int] = {
-    "AutoField": 4,
-    "BigAutoField": 8,
-    "SmallAutoField": 2,
-    "IntegerField": 4,
-    "BigIntegerField": 8,
-    "SmallIntegerField": 2,
-    "PositiveIntegerField": 4,
-    "PositiveBigIntegerField": 8,
-    "PositiveSmallIntegerField": 2,
-    "BooleanField": 1,
-    "DateField": 3,
-    "DateTimeField": 8,
-    "TimeField": 6,
-    "DurationField": 8,
-    "FloatField": 8,
-    "UUIDField": 128,  # char(32) utf8mb4 on MySQL (native uuid on MariaDB 10.7+: 16)
-    "ForeignKey": 8,
-    "OneToOneField": 8,
-}
-
-# Raw SQL constructs that are not valid (or not the same) everywhere: (pattern, targets it breaks on, why).
-# Patterns run on the SQL with string literals blanked to '' and comments removed, case-insensitively.
-SQL_PATTERNS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    (r'"[^"\s]+"', MYSQLS, "double-quoted identifiers (strings on MySQL/MariaDB unless ANSI_QUOTES)"),
-    (r"`[^`]+`", ("postgresql",), "backtick-quoted identifiers"),
-    (r"\bCREATE\s+EXTENSION\b", ("sqlite", *MYSQLS), "CREATE EXTENSION (PostgreSQL only)"),
-    (r"(\w|\)|')::\w", ("sqlite", *MYSQLS), ":: casts (PostgreSQL only; use CAST(x AS type))"),
-    (r"\bILIKE\b", ("sqlite", *MYSQLS), "ILIKE (PostgreSQL only)"),
-    (r"\b(SMALL|BIG)?SERIAL\b", ("sqlite", *MYSQLS), "SERIAL types (PostgreSQL; BIGINT UNSIGNED on MySQL)"),
-    (r"\bAUTO_INCREMENT\b", ("sqlite", "postgresql"), "AUTO_INCREMENT (MySQL/MariaDB only)"),
-    (r"\bAUTOINCREMENT\b", SERVERS, "AUTOINCREMENT (SQLite only)"),
-    (r"\bENGINE\s*=", ("sqlite", "postgresql"), "ENGINE= table options (MySQL/MariaDB only)"),
-    (r"\bCREATE\s+(UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\b", ("mysql",), "CREATE INDEX IF NOT EXISTS (not MySQL)"),
-    (
-        r"\bCREATE\s+(UNIQUE\s+)?INDEX\b[^;]*?\bON\s+[\w\"`.]+\s*\(\s*(\(|\w+\s*\()",
-        MYSQLS,
-        "functional index key parts (MySQL needs ((expr)) and 8.0.13+, MariaDB has none)",
-    ),
-    (r"\bDROP\s+INDEX\s+(?![^;]*\bON\b)", MYSQLS, "DROP INDEX without ON table (MySQL/MariaDB require it)"),
-    (r"\bDROP\s+INDEX\b[^;]*\bON\b", ("sqlite", "postgresql"), "DROP INDEX ... ON table (MySQL/MariaDB only)"),
-    (r"\bCONCURRENTLY\b", ("sqlite", *MYSQLS), "CONCURRENTLY (PostgreSQL only, and only outside a transaction)"),
-    (r"\bRETURNING\b", ("mysql",), "RETURNING (not MySQL; SQLite 3.35+, MariaDB 10.5+)"),
-    (r"\bON\s+CONFLICT\b", MYSQLS, "ON CONFLICT (PostgreSQL/SQLite only)"),
-    (r"\bON\s+DUPLICATE\s+KEY\b", ("sqlite", "postgresql"), "ON DUPLICATE KEY (MySQL/MariaDB only)"),
-    (r"\bINSERT\s+IGNORE\b", ("sqlite", "postgresql"), "INSERT IGNORE (MySQL/MariaDB only)"),
-    (r"\bINSERT\s+OR\s+(IGNORE|REPLACE)\b", SERVERS, "INSERT OR IGNORE/REPLACE (SQLite only)"),
-    (r"\bREPLACE\s+INTO\b", ("postgresql",), "REPLACE INTO (not PostgreSQL)"),
-    (r"\bN?REGEXP\b|\bRLIKE\b", ("postgresql",), "REGEXP (not PostgreSQL; use ~)"),
-    (r"[\w)'\"]\s*!?~\*?\s*['\w(]", ("sqlite", *MYSQLS), "~ regex match operator (PostgreSQL only)"),
-    (r"\|\|", MYSQLS, "|| concatenation (logical OR on MySQL/MariaDB; use CONCAT)"),
-    (r"\bTRUNCATE\b", ("sqlite",), "TRUNCATE (SQLite has none; use DELETE FROM)"),
-    (r"\bALTER\s+COLUMN\b", ("sqlite",), "ALTER COLUMN (SQLite cannot alter columns)"),
-    (r"\bALTER\s+COLUMN\s+[\w\"`]+\s+(SET\s+DATA\s+)?TYPE\b", MYSQLS, "ALTER COLUMN ... TYPE (PostgreSQL only)"),
-    (r"\bALTER\s+COLUMN\b[^;]*\b(SET|DROP)\s+NOT\s+NULL\b", MYSQLS, "ALTER COLUMN SET/DROP NOT NULL (PostgreSQL)"),
-    (r"\bMODIFY\s+(COLUMN\s+)?[\w`]", ("sqlite", "postgresql"), "MODIFY COLUMN (MySQL/MariaDB only)"),
-    (r"\bUNSIGNED\b", ("postgresql",), "UNSIGNED integer types (not PostgreSQL)"),
-    (r"\b(TINYINT|MEDIUMINT|LONGTEXT|MEDIUMTEXT|TINYTEXT|LONGBLOB|DATETIME)\b", ("postgresql",), "MySQL column types"),
-    (r"\b(JSONB|BYTEA|TIMESTAMPTZ|INET|CIDR|TSVECTOR)\b", MYSQLS, "PostgreSQL column types"),
-    (
-        r"\bCREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|TRIGGER)\b",
-        TARGETS,
-        "functions/procedures/triggers are written in each vendor's own dialect",
-    ),
-)
-
-# Function names that exist only on some targets: name → the targets that HAVE it.
-# Functions every target has (COALESCE, LOWER, UPPER, LENGTH, ABS, ROUND, ...) are simply not listed.
-SQL_FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "now": SERVERS,  # SQLite has CURRENT_TIMESTAMP / datetime('now'), no NOW()
-    "gen_random_uuid": ("postgresql",),
-    "uuid_generate_v4": ("postgresql",),
-    "uuid": MYSQLS,
-    "random": ("sqlite", "postgresql"),
-    "rand": MYSQLS,
-    "datetime": ("sqlite",),
-    "strftime": ("sqlite",),
-    "julianday": ("sqlite",),
-    "unixepoch": ("sqlite",),
-    "date_trunc": ("postgresql",),
-    "to_char": ("postgresql",),
-    "to_tsvector": ("postgresql",),
-    "generate_series": ("postgresql",),
-    "array_agg": ("postgresql",),
-    "string_agg": ("postgresql",),
-    "date_format": MYSQLS,
-    "str_to_date": MYSQLS,
-    "unix_timestamp": MYSQLS,
-    "curdate": MYSQLS,
-    "group_concat": ("sqlite", *MYSQLS),
-    "ifnull": ("sqlite", *MYSQLS),
-    "concat": SERVERS,  # SQLite only from 3.44
-    "char_length": SERVERS,
-    "md5": SERVERS,
-}
-
-# Collation names each target knows: (patterns, whether names compare case-insensitively).
-# No collation name exists on all three vendors, so any db_collation concerns at least one target.
-COLLATIONS: dict[str, tuple[tuple[str, ...], bool]] = {
-    # The three built-in SQLite collating sequences.
-    "sqlite": ((r"binary", r"nocase", r"rtrim"), True),
-    # Built-ins, ICU collations ("und-x-icu", "de-x-icu") and libc locales ("en_US.utf8"); names are identifiers.
-    "postgresql": (
-        (
-            r"C",
-            r"POSIX",
-            r"default",
-            r"ucs_basic",
-            r"unicode",
-            r"pg_c_utf8",
-            r"[a-z]{2,3}(-[A-Za-z0-9]+)*-x-icu",
-            r"[a-z]{2,3}_[A-Z]{2}(\.(utf8|UTF-8))?",
-        ),
-        False,
-    ),
-    # charset_name[_variant] collations. utf8mb4_0900_* are MySQL 8 only (MariaDB aliases them only from 11.4.5).
-    "mysql": (
-        (
-            r"(utf8mb4|utf8mb3|utf8|latin1|latin2|ascii|ucs2|utf16|utf16le|utf32|cp1250|cp1251|big5|gbk|sjis)_"
-            r"(?!uca1400_)\w+",
-            r"binary",
-        ),
-        True,
-    ),
-    # MariaDB has the same charset collations minus utf8mb4_0900_*, plus the uca1400 ones (10.10+).
-    "mariadb": (
-        (
-            r"(utf8mb4|utf8mb3|utf8|latin1|latin2|ascii|ucs2|utf16|utf16le|utf32|cp1250|cp1251|big5|gbk|sjis)_"
-            r"(?!0900_)\w+",
-            r"binary",
-        ),
-        True,
-    ),
-}
 
 # Heuristic for "this raw SQL only runs on one vendor": the migration module reads the connection's vendor
 # (``schema_editor.connection.vendor`` in a RunPython, or ``connection.vendor`` choosing the operations list).
@@ -211,7 +63,7 @@ class LintFinding:
     line: int | None  # line of the operation in the file
     message: str  # one line
     hint: str
-    targets: tuple[str, ...]  # which of "sqlite", "postgresql", "mysql", "mariadb" it concerns
+    targets: tuple[str, ...]  # the target names it concerns
     severity: str  # "error" or "warning"
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,7 +77,7 @@ class Hit:
     """What a rule yields; the rule's own severity and hint apply unless overridden."""
 
     message: str
-    targets: tuple[str, ...] = TARGETS
+    targets: tuple[str, ...] | None = None  # None: every server linted for
     severity: str | None = None
     hint: str | None = None
 
@@ -242,6 +94,11 @@ class OpContext:
     created: frozenset[str]  # models (lower-case names) created by this migration so far, this operation included
     guarded: bool  # the module checks connection.vendor
     populated_tables: frozenset[str]
+    servers: Servers
+
+    def servers_where(self, holds: Callable[[ServerFacts], Any]) -> tuple[str, ...]:
+        """The targets whose server's facts satisfy ``holds``."""
+        return tuple(target for target, facts in self.servers.items() if holds(facts))
 
     @property
     def kind(self) -> str:
@@ -292,7 +149,7 @@ def rule(code: str, name: str, severity: str, hint: str) -> Callable:
 
 
 def _names(targets: Iterable[str]) -> str:
-    return ", ".join(t for t in TARGETS if t in set(targets))
+    return ", ".join(targets)
 
 
 def _not_provided(value: Any) -> bool:
@@ -334,25 +191,30 @@ def _sql_texts(value: Any) -> list[str]:
     return texts
 
 
-def sql_problems(sql: str) -> list[tuple[tuple[str, ...], str]]:
-    """(targets it breaks on, why) for each non-portable construct in ``sql``."""
+def sql_problems(sql: str, servers: Servers | None = None) -> list[tuple[tuple[str, ...], str]]:
+    """(targets it breaks on, why) for each construct in ``sql`` that some server lacks."""
+    servers = servers if servers is not None else default_servers()
     text = _strip_sql(sql)
-    problems = [(targets, why) for pattern, targets, why in SQL_PATTERNS if re.search(pattern, text, re.I)]
-    for name in sorted({m.lower() for m in re.findall(r"\b(\w+)\s*\(", text)}):
-        if name in SQL_FUNCTIONS:
-            have = SQL_FUNCTIONS[name]
-            problems.append((tuple(t for t in TARGETS if t not in have), f"{name.upper()}() (only {_names(have)})"))
+    problems = []
+    for construct, (pattern, why) in SQL_CONSTRUCTS.items():
+        breaks_on = tuple(target for target, facts in servers.items() if facts.lacks_sql(construct))
+        if breaks_on and re.search(pattern, text, re.I):
+            problems.append((breaks_on, why))
+    for name in sorted({m.lower() for m in re.findall(r"\b(\w+)\s*\(", text)} & UNEVEN_FUNCTIONS):
+        problems += _function_problem(name, servers)
     return problems
 
 
-def _collation_targets(name: str) -> tuple[str, ...]:
-    """The targets that know a collation name."""
-    known = []
-    for target, (patterns, case_insensitive) in COLLATIONS.items():
-        flags = re.I if case_insensitive else 0
-        if any(re.fullmatch(pattern, name, flags) for pattern in patterns):
-            known.append(target)
-    return tuple(t for t in TARGETS if t in known)
+def _function_problem(name: str, servers: Servers) -> list[tuple[tuple[str, ...], str]]:
+    have = tuple(target for target, facts in servers.items() if facts.has_function(name))
+    lacking = tuple(target for target in servers if target not in have)
+    return [(lacking, f"{name.upper()}() (only {_names(have) or 'none of them'})")] if lacking else []
+
+
+def _collation_targets(name: str, servers: Servers | None = None) -> tuple[str, ...]:
+    """The targets whose server knows a collation name."""
+    servers = servers if servers is not None else default_servers()
+    return tuple(target for target, facts in servers.items() if facts.knows_collation(name))
 
 
 def _new_fields(ctx: OpContext) -> Iterator[tuple[str, str, Any, Any]]:
@@ -445,14 +307,15 @@ def runsql_not_portable(ctx: OpContext) -> Iterator[Hit]:
     if not isinstance(ctx.operation, RunSQL) or ctx.guarded:
         return
     for attribute in ("sql", "reverse_sql"):
-        problems = [p for text in _sql_texts(getattr(ctx.operation, attribute)) for p in sql_problems(text)]
+        texts = _sql_texts(getattr(ctx.operation, attribute))
+        problems = [problem for text in texts for problem in sql_problems(text, ctx.servers)]
         if problems:
-            yield _not_portable_hit(f"RunSQL {attribute}", problems)
+            yield _not_portable_hit(f"RunSQL {attribute}", problems, ctx.servers)
 
 
-def _not_portable_hit(subject: str, problems: list[tuple[tuple[str, ...], str]]) -> Hit:
+def _not_portable_hit(subject: str, problems: list[tuple[tuple[str, ...], str]], servers: Servers) -> Hit:
     """One hit naming every target the problems break on and every reason, once."""
-    targets = tuple(t for t in TARGETS if any(t in breaks_on for breaks_on, _ in problems))
+    targets = tuple(t for t in servers if any(t in breaks_on for breaks_on, _ in problems))
     reasons = "; ".join(dict.fromkeys(why for _, why in problems))
     return Hit(f"{subject} is not portable to {_names(targets)}: {reasons}", targets)
 
@@ -519,16 +382,18 @@ def identifier_too_long(ctx: OpContext) -> Iterator[Hit]:
         if not name:
             continue
         over = {}
-        for target, (limit, unit, behaviour) in IDENTIFIER_LIMITS.items():
+        for target, facts in ctx.servers.items():
+            limit, unit = facts.max_name_length, facts.identifier_unit
             size = len(name.encode()) if unit == "bytes" else len(name)
-            if size > limit:
-                over[target] = f"{target} {behaviour} names over {limit} {unit}"
+            if limit is not None and size > limit:
+                over[target] = (facts, f"{target} {facts.identifier_overflow} names over {limit} {unit}")
         if over:
-            severity = "error" if any(t in over for t in MYSQLS) else "warning"
+            # A rejected name breaks the migration; a silently truncated one only risks a collision.
+            rejected = any(facts.identifier_overflow == "rejects" for facts, _ in over.values())
             yield Hit(
-                f"{what} name {name!r} ({len(name)} chars) is too long: {'; '.join(over.values())}",
+                f"{what} name {name!r} ({len(name)} chars) is too long: {'; '.join(why for _, why in over.values())}",
                 tuple(over),
-                severity=severity,
+                severity="error" if rejected else "warning",
             )
 
 
@@ -541,50 +406,65 @@ def identifier_too_long(ctx: OpContext) -> Iterator[Hit]:
 )
 def index_on_textfield(ctx: OpContext) -> Iterator[Hit]:
     for key in _keys(ctx):
-        text = [name for name, field in key.fields if _internal_type(field) in UNINDEXABLE_ON_MYSQL]
-        if not text:
+        types = {name: _internal_type(field) for name, field in key.fields}
+        servers = ctx.servers_where(
+            lambda facts, types=types: (
+                not facts.supports_index_on_text_field and set(types.values()) & facts.unkeyable_field_types
+            )
+        )
+        if not servers:
             continue
-        kinds = "/".join(sorted({_internal_type(f) for n, f in key.fields if n in text}))
+        unkeyable = set().union(*(ctx.servers[target].unkeyable_field_types for target in servers))
+        text = [name for name, kind in types.items() if kind in unkeyable]
+        kinds = "/".join(sorted({types[name] for name in text}))
         if key.unique or key.explicit:
             yield Hit(
-                f"{key.what} keys the {kinds} column(s) {', '.join(text)}: MySQL/MariaDB cannot index TEXT/BLOB "
+                f"{key.what} keys the {kinds} column(s) {', '.join(text)}: {_names(servers)} cannot index TEXT/BLOB "
                 "without a prefix length (error 1170)",
-                MYSQLS,
+                servers,
             )
         else:
             yield Hit(
-                f"{key.what} on a {kinds}: Django silently creates no index on MySQL/MariaDB, so lookups there "
+                f"{key.what} on a {kinds}: Django silently creates no index on {_names(servers)}, so lookups there "
                 "scan the table",
-                MYSQLS,
+                servers,
                 severity="warning",
             )
 
 
-def _key_bytes(field: Any) -> int:
+def _key_bytes(field: Any, facts: ServerFacts) -> int:
     internal = _internal_type(field)
-    if internal in UNINDEXABLE_ON_MYSQL:
+    if internal in facts.unkeyable_field_types:
         return 0  # PM305's business
+    if internal == "UUIDField" and facts.has_native_uuid_field:
+        return 16
     max_length = getattr(field, "max_length", None)
-    if max_length and internal not in MYSQL_FIXED_KEY_BYTES:
-        return max_length * MYSQL_BYTES_PER_CHAR
-    return MYSQL_FIXED_KEY_BYTES.get(internal, 0)
+    if max_length and internal not in facts.fixed_key_bytes:
+        return max_length * facts.key_bytes_per_char
+    return facts.fixed_key_bytes.get(internal, 0)
+
+
+_KEY_FACTS = product_named("MySQL")
 
 
 @rule(
     "PM306",
     "key-too-long",
     "error",
-    f"keep indexed CharFields to max_length <= {MYSQL_MAX_KEY_BYTES // MYSQL_BYTES_PER_CHAR} in total per key "
-    "(utf8mb4 counts 4 bytes a character), or index a shorter column such as a hash",
+    f"keep indexed CharFields to max_length <= {_KEY_FACTS.max_key_bytes // _KEY_FACTS.key_bytes_per_char} in total "
+    "per key (utf8mb4 counts 4 bytes a character), or index a shorter column such as a hash",
 )
 def key_too_long(ctx: OpContext) -> Iterator[Hit]:
     for key in _keys(ctx):
-        size = sum(_key_bytes(field) for _, field in key.fields)
-        if size > MYSQL_MAX_KEY_BYTES:
+        over: dict[tuple[int, int], list[str]] = {}
+        for target, facts in ctx.servers.items():
+            size = sum(_key_bytes(field, facts) for _, field in key.fields)
+            if facts.max_key_bytes is not None and size > facts.max_key_bytes:
+                over.setdefault((size, facts.max_key_bytes), []).append(target)
+        for (size, limit), targets in over.items():
             yield Hit(
-                f"{key.what} is a {size}-byte key under utf8mb4, over MySQL/MariaDB's {MYSQL_MAX_KEY_BYTES} "
-                "(error 1071)",
-                MYSQLS,
+                f"{key.what} is a {size}-byte key under utf8mb4, over {_names(targets)}'s {limit} (error 1071)",
+                tuple(targets),
             )
 
 
@@ -600,8 +480,8 @@ def db_collation_not_portable(ctx: OpContext) -> Iterator[Hit]:
         collation = getattr(field, "db_collation", None)
         if not collation or (old is not None and getattr(old, "db_collation", None) == collation):
             continue
-        known = _collation_targets(collation)
-        missing = tuple(t for t in TARGETS if t not in known)
+        known = _collation_targets(collation, ctx.servers)
+        missing = tuple(t for t in ctx.servers if t not in known)
         where = f"only on {_names(known)}" if known else "on no known target"
         yield Hit(f"db_collation {collation!r} on {model}.{name} exists {where}", missing)
 
@@ -631,30 +511,32 @@ def db_default_not_portable(ctx: OpContext) -> Iterator[Hit]:
         if old is not None and getattr(old, "db_default", None) == default:
             continue
         if isinstance(default, Value) or not hasattr(default, "resolve_expression"):
-            if _internal_type(field) in UNINDEXABLE_ON_MYSQL:
+            kind = _internal_type(field)
+            refused = ctx.servers_where(
+                lambda facts, kind=kind: kind in facts.unkeyable_field_types and not facts.literal_default_on_text
+            )
+            if refused:
                 yield Hit(
-                    f"db_default literal on the {_internal_type(field)} {model}.{name}: MySQL before 8.0.13 allows "
-                    "no default on TEXT/BLOB/JSON",
-                    ("mysql",),
+                    f"db_default literal on the {kind} {model}.{name}: {_names(refused)} "
+                    f"({', '.join(ctx.servers[t].name + ' ' + ctx.servers[t].version_text for t in refused)}) "
+                    "allow no default on TEXT/BLOB/JSON (MySQL before 8.0.13)",
+                    refused,
                     severity="warning",
                 )
             continue
         problems = []
         for expression in _expressions(default):
             if isinstance(expression, RawSQL):
-                problems += sql_problems(expression.sql)
+                problems += sql_problems(expression.sql, ctx.servers)
             # Django's own functions compile per vendor; Func(function=...) and a project's subclasses do not.
             elif isinstance(expression, Func) and (
                 type(expression) is Func or not type(expression).__module__.startswith("django.")
             ):
                 function = (expression.extra.get("function") or expression.function or "").lower()
-                if function in SQL_FUNCTIONS:
-                    have = SQL_FUNCTIONS[function]
-                    problems.append(
-                        (tuple(t for t in TARGETS if t not in have), f"{function.upper()}() (only {_names(have)})")
-                    )
+                if function in UNEVEN_FUNCTIONS:
+                    problems += _function_problem(function, ctx.servers)
         if problems:
-            yield _not_portable_hit(f"db_default of {model}.{name}", problems)
+            yield _not_portable_hit(f"db_default of {model}.{name}", problems, ctx.servers)
 
 
 @rule(
@@ -677,11 +559,12 @@ def mixed_schema_and_data(ctx: OpContext) -> Iterator[Hit]:
         for op in operations
         if not isinstance(op, DATA_OPERATIONS) and type(op).__name__ not in STATE_ONLY_OPERATIONS
     ]
-    if schema:
+    servers = ctx.servers_where(lambda facts: facts.schema_change_after_writes_fails or not facts.can_rollback_ddl)
+    if schema and servers:
         yield Hit(
             f"{ctx.kind} runs in one migration with schema changes ({', '.join(dict.fromkeys(schema))}): PostgreSQL "
             "can fail with 'pending trigger events', MySQL/MariaDB commit DDL and leave it half-applied",
-            SERVERS,
+            servers,
         )
 
 
@@ -839,12 +722,14 @@ def lint_migration(
     *,
     from_state: Any = None,
     populated_tables: frozenset[str] = frozenset(),
+    servers: Servers | None = None,
 ) -> list[LintFinding]:
     """Lint one migration. ``from_state`` is the ProjectState before it; without it, rules that need earlier models
     (the old field of an AlterField, the fields an AddIndex names) see nothing and stay silent.
     ``populated_tables`` names database tables known to hold rows: PM311 on them is an error."""
     from django.db.migrations.state import ProjectState
 
+    servers = servers if servers is not None else default_servers()
     app_label = migration.app_label
     path = _module_file(migration)
     lines = _operation_lines(path) if path else ()
@@ -858,7 +743,9 @@ def lint_migration(
         # A SeparateDatabaseAndState runs its database_operations: lint those, at the outer operation's place.
         inner = getattr(operation, "database_operations", None)
         for op in inner if inner is not None else [operation]:
-            ctx = OpContext(app_label, migration, index, op, state, frozenset(created), guarded, populated_tables)
+            ctx = OpContext(
+                app_label, migration, index, op, state, frozenset(created), guarded, populated_tables, servers
+            )
             for registered in RULES:
                 for hit in registered.check(ctx):
                     findings.append(
@@ -871,7 +758,7 @@ def lint_migration(
                             line=lines[index] if len(lines) == len(migration.operations) else None,
                             message=hit.message,
                             hint=hit.hint or registered.hint,
-                            targets=tuple(t for t in TARGETS if t in hit.targets),
+                            targets=tuple(servers) if hit.targets is None else hit.targets,
                             severity=hit.severity or registered.severity,
                         )
                     )
@@ -889,7 +776,9 @@ def is_ignored(finding: LintFinding, ignore: Iterable[str]) -> bool:
     return any(item in keys for item in ignore)
 
 
-def lint_migrations(migrations: list, project_root: Path, ignore: Iterable[str] = ()) -> list[LintFinding]:
+def lint_migrations(
+    migrations: list, project_root: Path, ignore: Iterable[str] = (), servers: Servers | None = None
+) -> list[LintFinding]:
     """Lint migrations loaded by MigrationLoader (django.setup() done), each with the project state before it."""
     from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.state import ProjectState
@@ -914,7 +803,7 @@ def lint_migrations(migrations: list, project_root: Path, ignore: Iterable[str] 
         state = graph.nodes[node].mutate_state(state, preserve=False)
     findings = []
     for key, migration in wanted.items():
-        for finding in lint_migration(migration, project_root, from_state=states.get(key)):
+        for finding in lint_migration(migration, project_root, from_state=states.get(key), servers=servers):
             if not is_ignored(finding, ignore):
                 findings.append(finding)
     return findings
@@ -941,6 +830,13 @@ def _project_migrations(project_dir: Path, apps: list[str]) -> list:
     return chosen
 
 
+def parse_server(item: str) -> tuple[str, ServerFacts]:
+    """``postgresql@15=PostgreSQL:15.8`` → the target name and its server's facts."""
+    target, _, server = item.partition("=")
+    product, _, version = server.partition(":")
+    return target, facts_of_server(target, product or None, version or None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.migrations.lint", description=__doc__.splitlines()[0])
     parser.add_argument("--settings", required=True, help="Django settings module")
@@ -957,6 +853,14 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a code, rule name, app.migration or app.migration:CODE to silence (repeatable)",
     )
+    parser.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="TARGET=PRODUCT[:VERSION]",
+        help="lint for this target's server (repeatable); default: every kind of target at the oldest version Django "
+        "supports",
+    )
     args = parser.parse_args(argv)
     project_dir = Path(args.project_dir).resolve()
     sys.path.insert(0, str(project_dir))
@@ -964,7 +868,8 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    findings = lint_migrations(_project_migrations(project_dir, args.app), project_dir, args.ignore)
+    servers = dict(parse_server(item) for item in args.server) or None
+    findings = lint_migrations(_project_migrations(project_dir, args.app), project_dir, args.ignore, servers)
     json.dump([finding.to_dict() for finding in findings], sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

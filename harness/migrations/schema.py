@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from harness.vendors import ServerFacts, facts_of_connection
+
 __all__ = [
     "ColumnInfo",
     "ConstraintInfo",
@@ -121,34 +123,6 @@ AUTO_TO_INTEGER = {
     "SmallAutoField": "SmallIntegerField",
 }
 
-# Fixed-width CHAR(N) columns Django creates for a richer type on vendors without a native one
-# (django/db/backends/{sqlite3,mysql}/base.py data_types). Introspection calls them CharField.
-FIXED_CHAR_TYPES = {
-    32: "uuid",  # UUIDField: "char(32)" on SQLite and MySQL (MariaDB >= 10.7 has a native uuid)
-    39: "inet",  # GenericIPAddressField: "char(39)" on SQLite and MySQL/MariaDB
-}
-# MySQL/MariaDB introspection reports every BLOB/TEXT as TextField; data_type tells them apart.
-MYSQL_BINARY_DATA_TYPES = frozenset({"tinyblob", "blob", "mediumblob", "longblob", "binary", "varbinary"})
-# PostgreSQL type OIDs that introspection maps to CharField but are blank-padded CHAR(N).
-POSTGRESQL_FIXED_CHAR_OIDS = frozenset({1042})  # bpchar
-
-# Queries for what get_constraints() does not say: which indexes are partial (or, on PostgreSQL
-# 15+, NULLS NOT DISTINCT). Django's introspection returns a partial unique index exactly like a
-# plain one on PostgreSQL and SQLite. MySQL/MariaDB have no partial indexes.
-CONDITIONAL_INDEX_QUERIES = {
-    "postgresql": """
-        SELECT ic.relname
-        FROM pg_index i
-        JOIN pg_class ic ON ic.oid = i.indexrelid
-        JOIN pg_class tc ON tc.oid = i.indrelid
-        WHERE tc.relname = %s AND pg_catalog.pg_table_is_visible(tc.oid)
-          AND (i.indpred IS NOT NULL {nulls_not_distinct})
-    """,
-    # PRAGMA index_list rows: (seq, name, unique, origin, partial).
-    "sqlite": "PRAGMA index_list({table})",
-}
-
-_PG_CAST = re.compile(r"::[a-z_ ]+(\(\d+(,\s*\d+)?\))?(\[\])?$", re.IGNORECASE)
 _PARAMETERISED = re.compile(r"^(?P<base>[a-z ]+)\(.*\)$")
 
 
@@ -161,30 +135,13 @@ def _portable_from_field_class(field_class: str, max_length: Any = None, digits:
     return PORTABLE_TYPES.get(field_class, field_class.removesuffix("Field").lower())
 
 
-def _introspected_type(connection: Any, description: Any) -> str:
+def _introspected_type(facts: ServerFacts, connection: Any, description: Any) -> str:
     """The portable type of one column from ``get_table_description()``."""
-    vendor = connection.vendor
     field_class = connection.introspection.get_field_type(description.type_code, description)
     size = description.display_size or description.internal_size
-    if vendor == "sqlite":
-        declared = str(description.type_code).lower()
-        if field_class == "AutoField":
-            # Every integer primary key is SQLite's 64-bit rowid, whatever Django asked for.
-            return "auto"
-        if field_class == "CharField" and declared.startswith("char("):
-            return FIXED_CHAR_TYPES.get(size, f"char({size})")
-    elif vendor == "mysql":
-        data_type = (getattr(description, "data_type", "") or "").lower()
-        if data_type == "tinyint" and description.internal_size == 1:
-            # BooleanField is "bool" = tinyint(1); introspection calls every TINYINT IntegerField.
-            return "boolean"
-        if field_class == "TextField" and data_type in MYSQL_BINARY_DATA_TYPES:
-            return "binary"
-        if field_class == "CharField" and data_type == "char":
-            return FIXED_CHAR_TYPES.get(size, f"char({size})")
-    elif vendor == "postgresql":
-        if description.type_code in POSTGRESQL_FIXED_CHAR_OIDS:
-            return f"char({size})"
+    said_otherwise = facts.product.introspected_column_type(description, field_class, size)
+    if said_otherwise is not None:
+        return said_otherwise
     if field_class == "CharField":
         return f"varchar({size})" if size and size > 0 else "varchar"
     if field_class == "DecimalField":
@@ -192,34 +149,19 @@ def _introspected_type(connection: Any, description: Any) -> str:
     return _portable_from_field_class(field_class)
 
 
-def _normalise_default(vendor: str, default: str | None) -> str | None:
+def _normalise_default(facts: ServerFacts, default: str | None) -> str | None:
     """One spelling per literal database default."""
     if default is None:
         return None
-    value = str(default).strip()
-    if vendor == "mysql" and value.upper() == "NULL":
-        # MariaDB's information_schema says 'NULL' for a nullable column without a default.
+    value = facts.product.normalise_default(str(default).strip())
+    if value is None:
         return None
-    if vendor == "postgresql":
-        value = _PG_CAST.sub("", value)  # 'x'::character varying → 'x'
     while value.startswith("(") and value.endswith(")"):  # SQLite keeps the parentheses
         value = value[1:-1].strip()
     return {"true": "1", "false": "0"}.get(value.lower(), value)
 
 
 # --- Introspection ---------------------------------------------------------------------------
-
-
-def _conditional_index_names(connection: Any, cursor: Any, table: str) -> set[str]:
-    query = CONDITIONAL_INDEX_QUERIES.get(connection.vendor)
-    if query is None:
-        return set()
-    if connection.vendor == "sqlite":
-        cursor.execute(query.format(table=connection.ops.quote_name(table)))
-        return {row[1] for row in cursor.fetchall() if len(row) > 4 and row[4]}
-    nulls = "OR i.indnullsnotdistinct" if connection.pg_version >= 150000 else ""
-    cursor.execute(query.format(nulls_not_distinct=nulls), [table])
-    return {row[0] for row in cursor.fetchall()}
 
 
 def _is_column_type_check(table: str, name: str, columns: tuple[str, ...]) -> bool:
@@ -297,7 +239,7 @@ def _drop_redundant_indexes(constraints: Iterable[ConstraintInfo]) -> frozenset[
 def introspect(connection: Any, tables: Iterable[str] | None = None) -> dict[str, TableInfo]:
     """The portable schema of ``tables`` (default: every table but django_migrations)."""
     introspection = connection.introspection
-    vendor = connection.vendor
+    facts = facts_of_connection(connection)
     result: dict[str, TableInfo] = {}
     with connection.cursor() as cursor:
         if tables is None:
@@ -308,14 +250,14 @@ def introspect(connection: Any, tables: Iterable[str] | None = None) -> dict[str
             columns = tuple(
                 ColumnInfo(
                     name=d.name,
-                    portable_type=_introspected_type(connection, d),
+                    portable_type=_introspected_type(facts, connection, d),
                     null=bool(d.null_ok),
-                    default=_normalise_default(vendor, d.default),
+                    default=_normalise_default(facts, d.default),
                 )
                 for d in introspection.get_table_description(cursor, table)
             )
             raw = introspection.get_constraints(cursor, table)
-            conditional = _conditional_index_names(connection, cursor, table)
+            conditional = facts.product.conditional_index_names(connection, cursor, table)
             constraints = _drop_redundant_indexes(_constraints_from_introspection(table, raw, conditional))
             result[table] = TableInfo(table, columns, constraints)
     return result
