@@ -56,9 +56,9 @@ def likely_cause(
     if ordered:
         return _null_ordering(records, vendors)
     if any(REGEX_OPERATOR.search(record.get("sql", "")) for record in records.values()):
+        dialects = "; ".join(f"{backend}: {facts.regex_dialect}" for backend, facts in sorted(vendors.items()))
         return (
-            "regular expression: each backend has its own regex dialect (PostgreSQL ARE: \\y is the word "
-            "boundary and \\b a backspace; MySQL ICU / MariaDB PCRE; SQLite uses Python's re); keep patterns "
+            f"regular expression: each backend has its own regex dialect ({dialects}); keep patterns "
             "to the common subset or use __contains/__startswith"
         )
     params = [value for record in records.values() for value in record.get("params", []) if isinstance(value, str)]

@@ -29,8 +29,9 @@ class Vendor:
 
     registry: ClassVar[dict[str, type[Vendor]]] = {}
 
-    # The target name users write in --backends and PORTABILITY_<NAME>_URL.
+    # The target name users write in --backends and PORTABILITY_<NAME>_URL, and where it goes in reports.
     target: ClassVar[str]
+    report_order: ClassVar[int] = 100
     # Django's ``connection.vendor`` for this target.
     django_vendor: ClassVar[str]
     # The database product expected behind it until a probe says which it is (harness.vendors.facts).
@@ -225,4 +226,4 @@ def target_order(name: str) -> tuple[int, str]:
 
 def known_targets() -> list[str]:
     """Target names in the order reports show them."""
-    return ["sqlite", "postgresql", "mysql", "mariadb"]
+    return sorted(Vendor.registry, key=lambda name: (Vendor.registry[name].report_order, name))

@@ -93,6 +93,8 @@ class Product:
     case_insensitive_equality: ClassVar[bool] = False
     # Does `=` on VARCHAR ignore trailing spaces (PAD SPACE collations)?
     ignores_trailing_spaces: ClassVar[bool] = False
+    # The regular-expression dialect of its REGEXP / ~ operator.
+    regex_dialect: ClassVar[str] = ""
     # Does dividing two integer columns truncate to an integer?
     integer_division: ClassVar[bool] = True
     # Does a schema change fail in a transaction that already wrote rows under deferred constraints
@@ -214,7 +216,10 @@ def facts_for(product: str, version: str | Version | None = None) -> ServerFacts
 
 
 def _minimum_version(kind: type[Product]) -> Version:
-    return tuple(_django_wrapper(kind, ()).features.minimum_database_version or ())
+    try:
+        return tuple(_django_wrapper(kind, ()).features.minimum_database_version or ())
+    except _driver_missing():
+        return ()
 
 
 @cache
@@ -222,13 +227,20 @@ def django_facts(kind: type[Product], version: Version) -> dict[str, Any]:
     """DJANGO_FACTS as Django's backend says them for this product and version ({} without its driver)."""
     try:
         wrapper = _django_wrapper(kind, version)
-    except ImportError:  # the driver of this backend is not installed: Django cannot say
+    except _driver_missing():  # the driver of this backend is not installed: Django cannot say
         return {}
     facts = {}
     for fact, (holder, attribute) in DJANGO_FACTS.items():
         value = getattr(getattr(wrapper, holder), attribute)
         facts[fact] = value() if holder == "ops" else value
     return facts
+
+
+def _driver_missing() -> tuple[type[Exception], ...]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Django's backend raises ImproperlyConfigured when its driver cannot be imported.
+    return (ImportError, ImproperlyConfigured)
 
 
 def _django_wrapper(kind: type[Product], version: Version) -> Any:

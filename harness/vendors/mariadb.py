@@ -12,6 +12,7 @@ from harness.vendors.mysql import CHARSETS, MySQL, MySQLProduct
 
 class MariaDB(MySQL):
     target = "mariadb"
+    report_order = 3
     product = "MariaDB"
     url_schemes = ("mariadb", "mysql", "mysql2")
     default_url = "mysql://root@127.0.0.1:3306/portability"
@@ -20,6 +21,7 @@ class MariaDB(MySQL):
 
 class MariaDBProduct(MySQLProduct):
     name = "MariaDB"
+    regex_dialect = "PCRE2"
     # A literal default on TEXT/BLOB/JSON since 10.2.1 (Django 5.2 supports 10.5+).
     literal_default_on_text = True
     sql_lacking = {

@@ -26,6 +26,7 @@ FIXED_CHAR_TYPES = {32: "uuid", 39: "inet"}
 
 class MySQL(Vendor):
     target = "mysql"
+    report_order = 2
     django_vendor = "mysql"
     product = "MySQL"
     engine = "django.db.backends.mysql"
@@ -159,6 +160,7 @@ class MySQL(Vendor):
 class MySQLProduct(Product):
     name = "MySQL"
     engine = "django.db.backends.mysql"
+    regex_dialect = "ICU"
     # Names over 64 characters are an error (1059).
     identifier_unit = "characters"
     identifier_overflow = "rejects"

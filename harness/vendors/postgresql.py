@@ -27,6 +27,7 @@ CONDITIONAL_INDEXES_QUERY = """
 
 class PostgreSQL(Vendor):
     target = "postgresql"
+    report_order = 1
     django_vendor = "postgresql"
     product = "PostgreSQL"
     engine = "django.db.backends.postgresql"
@@ -156,6 +157,7 @@ class PostgreSQL(Vendor):
 class PostgreSQLProduct(Product):
     name = "PostgreSQL"
     engine = "django.db.backends.postgresql"
+    regex_dialect = "POSIX ARE, \\y is the word boundary and \\b a backspace"
     # Names over NAMEDATALEN - 1 bytes are cut short without an error: two long names can collide.
     identifier_unit = "bytes"
     identifier_overflow = "truncates silently"

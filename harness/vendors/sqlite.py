@@ -17,6 +17,7 @@ FIXED_CHAR_TYPES = {
 
 class SQLite(Vendor):
     target = "sqlite"
+    report_order = 0
     django_vendor = "sqlite"
     product = "SQLite"
     engine = "django.db.backends.sqlite3"
@@ -35,6 +36,7 @@ class SQLite(Vendor):
 class SQLiteProduct(Product):
     name = "SQLite"
     engine = "django.db.backends.sqlite3"
+    regex_dialect = "Python's re (Django registers REGEXP)"
     error_hints = {
         "SQLITE_ERROR": "SQLite rejected the SQL: a function, syntax or feature it lacks; use the ORM's portable "
         "expressions or guard raw SQL by connection.vendor",
