@@ -108,6 +108,15 @@ KINDS: dict[str, FindingKind] = {
             "run `manage.py makemigrations`",
         ),
         FindingKind(
+            "PM105",
+            "unmodelled_table",
+            NOTE,
+            "tables that no model declares exist after migrating (created by raw SQL or a migration's own code, "
+            "often on purpose for one vendor); they are left out of the schema comparison",
+            "nothing to do if the table is meant to exist only there; otherwise declare a model (managed = False) "
+            "for it",
+        ),
+        FindingKind(
             "PM300",
             "migration_lint",
             WARNING,

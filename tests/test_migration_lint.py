@@ -248,9 +248,11 @@ def test_findings_carry_file_line_targets_and_severity(findings: list[dict], sho
     assert quoted["targets"] == ["mysql", "mariadb"] and quoted["severity"] == "error"
     assert "double-quoted" in quoted["message"] and "\n" not in quoted["message"]
 
-    long_names = [f for f in findings if f["code"] == "PM304"]
-    assert {f["operation"] for f in long_names} == {0, 1}
-    assert all(f["targets"] == ["postgresql", "mysql", "mariadb"] and f["severity"] == "error" for f in long_names)
+    # Two long names in one migration: one finding (at the first) that lists both.
+    (long_names,) = [f for f in findings if f["code"] == "PM304"]
+    assert long_names["operation"] == 0 and long_names["hits"] == 2
+    assert long_names["message"].startswith("2 operations: index name") and "table name" in long_names["message"]
+    assert long_names["targets"] == ["postgresql", "mysql", "mariadb"] and long_names["severity"] == "error"
 
     by_code: dict[str, dict] = {}
     for finding in findings:  # the first finding of each code
@@ -405,3 +407,26 @@ def test_collation_names_follow_the_server_version(
     """A collation added in a release is known to the servers of that release on, not before."""
     assert _collation_targets(collation, {"new": facts_for(product, known_from)}) == ("new",)
     assert _collation_targets(collation, {"old": facts_for(product, unknown_before)}) == ()
+
+
+def test_a_default_auto_field_change_is_one_finding_with_its_own_advice(tmp_path: Path) -> None:
+    """Three models switched from AutoField to BigAutoField by one migration (what changing DEFAULT_AUTO_FIELD
+    generates) are one PM313 naming all three, with the advice for that change."""
+    models = ("author", "book", "shelf")
+    create = "".join(
+        f'migrations.CreateModel("{name.title()}", fields=[("id", models.AutoField(primary_key=True))]),\n'
+        for name in models
+    )
+    switch = "".join(
+        f'migrations.AlterField("{name}", "id", models.BigAutoField(primary_key=True, serialize=False)),\n'
+        for name in models
+    )
+    files = dict([migration("0001_initial", None, create), migration("0002_big_ids", "0001_initial", switch)])
+    project = write_project(tmp_path / "project", {"shop/migrations/__init__.py": "", **files})
+    (finding,) = [f for f in run_lint(project) if f["code"] == "PM313"]
+    assert finding["hits"] == 3 and finding["operation"] == 0
+    assert finding["message"] == (
+        "AlterField changes the primary key of 3 model(s) from AutoField to BigAutoField (the DEFAULT_AUTO_FIELD "
+        "change): author, book, shelf"
+    )
+    assert "default_auto_field" in finding["hint"] and finding["severity"] == "warning"

@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ class LintFinding:
     hint: str
     targets: tuple[str, ...]  # the target names it concerns
     severity: str  # "error" or "warning"
+    hits: int = 1  # how many hits of the rule in this migration the finding stands for
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -80,6 +81,10 @@ class Hit:
     targets: tuple[str, ...] | None = None  # None: every server linted for
     severity: str | None = None
     hint: str | None = None
+    # Hits of one rule in one migration become one finding. Hits that share a ``pattern`` (a message
+    # with {count} and {subjects}) are told as that pattern over their ``subject``s.
+    pattern: str | None = None
+    subject: str = ""
 
 
 @dataclass
@@ -630,6 +635,13 @@ def drops_or_renames(ctx: OpContext) -> Iterator[Hit]:
             yield Hit(f"AlterModelTable renames table {old} → {new}: the running code still uses the old name")
 
 
+DEFAULT_AUTO_FIELD_CHANGE = (
+    "the DEFAULT_AUTO_FIELD change: each table and every foreign key to it is rewritten (locking a large table "
+    "while it runs); apply it in a quiet window, or keep the old keys by setting default_auto_field = "
+    "'django.db.models.AutoField' on the app's AppConfig and regenerating the migration"
+)
+
+
 @rule("PM313", "alterfield-changes-type", "warning", f"safe sequence: {ROLLOUT_CHANGE}")
 def alterfield_changes_type(ctx: OpContext) -> Iterator[Hit]:
     op = ctx.operation
@@ -639,7 +651,15 @@ def alterfield_changes_type(ctx: OpContext) -> Iterator[Hit]:
     if old is None:
         return
     before, after = _internal_type(old), _internal_type(op.field)
-    if before != after:
+    if (before, after) == ("AutoField", "BigAutoField") and old.primary_key:
+        yield Hit(
+            f"AlterField changes the primary key {op.model_name}.{op.name} from AutoField to BigAutoField",
+            hint=DEFAULT_AUTO_FIELD_CHANGE,
+            pattern="AlterField changes the primary key of {count} model(s) from AutoField to BigAutoField (the "
+            "DEFAULT_AUTO_FIELD change): {subjects}",
+            subject=op.model_name,
+        )
+    elif before != after:
         yield Hit(
             f"AlterField changes {op.model_name}.{op.name} from {before} to {after}: the table is rewritten and "
             "the running code writes the old type"
@@ -736,7 +756,7 @@ def lint_migration(
     guarded = bool(path and VENDOR_GUARD.search(_source(path)))
     state = from_state.clone() if from_state is not None else ProjectState()
     created: set[str] = set()
-    findings: list[LintFinding] = []
+    findings: list[tuple[LintFinding, Hit]] = []
     for index, operation in enumerate(migration.operations):
         if type(operation).__name__ == "CreateModel":
             created.add(operation.name_lower)
@@ -749,24 +769,57 @@ def lint_migration(
             for registered in RULES:
                 for hit in registered.check(ctx):
                     findings.append(
-                        LintFinding(
-                            code=registered.code,
-                            rule=registered.name,
-                            migration=f"{app_label}.{migration.name}",
-                            operation=index,
-                            path=_relative(path, project_root),
-                            line=lines[index] if len(lines) == len(migration.operations) else None,
-                            message=hit.message,
-                            hint=hit.hint or registered.hint,
-                            targets=tuple(servers) if hit.targets is None else hit.targets,
-                            severity=hit.severity or registered.severity,
+                        (
+                            LintFinding(
+                                code=registered.code,
+                                rule=registered.name,
+                                migration=f"{app_label}.{migration.name}",
+                                operation=index,
+                                path=_relative(path, project_root),
+                                line=lines[index] if len(lines) == len(migration.operations) else None,
+                                message=hit.message,
+                                hint=hit.hint or registered.hint,
+                                targets=tuple(servers) if hit.targets is None else hit.targets,
+                                severity=hit.severity or registered.severity,
+                            ),
+                            hit,
                         )
                     )
         try:
             operation.state_forwards(app_label, state)
         except Exception:  # no from_state, or a state the migration does not expect: lint on with what we have
             pass
-    return findings
+    return _one_per_rule(findings, servers)
+
+
+def _one_per_rule(findings: list[tuple[LintFinding, Hit]], servers: Servers) -> list[LintFinding]:
+    """One finding per rule and migration (at its first hit), listing every hit: ten models switched to
+    BigAutoField by one migration are one finding, not ten."""
+    groups: dict[tuple[str, str | None], list[tuple[LintFinding, Hit]]] = {}
+    for finding, hit in findings:
+        groups.setdefault((finding.code, hit.pattern), []).append((finding, hit))
+    merged = []
+    for (_, pattern), hits in groups.items():
+        first = hits[0][0]
+        if len(hits) == 1:
+            merged.append(first)
+            continue
+        if pattern:
+            message = pattern.format(count=len(hits), subjects=", ".join(hit.subject for _, hit in hits))
+        else:
+            message = f"{len(hits)} operations: " + "; ".join(finding.message for finding, _ in hits)
+        concerned = {target for finding, _ in hits for target in finding.targets}
+        severities = {finding.severity for finding, _ in hits}
+        merged.append(
+            replace(
+                first,
+                message=message,
+                targets=tuple(target for target in servers if target in concerned),
+                severity="error" if "error" in severities else first.severity,
+                hits=len(hits),
+            )
+        )
+    return sorted(merged, key=lambda finding: finding.operation)
 
 
 def is_ignored(finding: LintFinding, ignore: Iterable[str]) -> bool:

@@ -26,7 +26,7 @@ What is compared, and what is deliberately not:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -137,7 +137,10 @@ def _portable_from_field_class(field_class: str, max_length: Any = None, digits:
 
 def _introspected_type(facts: ServerFacts, connection: Any, description: Any) -> str:
     """The portable type of one column from ``get_table_description()``."""
-    field_class = connection.introspection.get_field_type(description.type_code, description)
+    try:
+        field_class = connection.introspection.get_field_type(description.type_code, description)
+    except KeyError:  # a type Django's introspection does not map (an array, a domain, an extension's type)
+        return f"unknown({description.type_code})"
     size = description.display_size or description.internal_size
     said_otherwise = facts.product.introspected_column_type(description, field_class, size)
     if said_otherwise is not None:
@@ -270,6 +273,8 @@ def _expected_type(field: Any) -> str:
     field_class = field.get_internal_type()
     if field.is_relation:  # ForeignKey/OneToOneField: the column has the target's type
         target = field.target_field
+        while target.is_relation:  # a key to a child model's key, itself the parent link (multi-table inheritance)
+            target = target.target_field
         field_class = AUTO_TO_INTEGER.get(target.get_internal_type(), target.get_internal_type())
         return _portable_from_field_class(field_class, getattr(target, "max_length", None))
     return _portable_from_field_class(
@@ -339,8 +344,9 @@ def _expected_constraints(model: Any) -> set[ConstraintInfo]:
     return found
 
 
-def expected_schema(apps: Any, connection: Any) -> dict[str, TableInfo]:
-    """What the managed, concrete models of ``apps`` declare (incl. auto-created m2m tables).
+def expected_schema(apps: Any, connection: Any, app_labels: Callable[[str], bool] = bool) -> dict[str, TableInfo]:
+    """What the managed, concrete models of ``apps`` declare (incl. auto-created m2m tables), of the
+    apps whose label ``app_labels`` accepts.
 
     ``connection`` is only used to convert identifiers the way its introspection reports them.
     """
@@ -348,7 +354,7 @@ def expected_schema(apps: Any, connection: Any) -> dict[str, TableInfo]:
     result: dict[str, TableInfo] = {}
     for model in apps.get_models(include_auto_created=True):
         opts = model._meta
-        if not opts.managed or opts.proxy or opts.swapped or opts.abstract:
+        if not opts.managed or opts.proxy or opts.swapped or opts.abstract or not app_labels(opts.app_label):
             continue
         columns = tuple(
             ColumnInfo(convert(f.column), _expected_type(f), bool(f.null), _expected_default(f))
@@ -369,14 +375,16 @@ def _types_match(a: str, b: str) -> bool:
     """Equal, or one is the bare form a vendor reports when it cannot tell the parameters.
 
     SQLite's "decimal" (no precision/scale) matches "decimal(8,2)"; its "auto" (rowid) matches
-    any "auto(...)".
+    any "auto(...)" and any integer; its "int" any integer width.
     """
     if a == b:
         return True
     # SQLite reports every integer primary key as its rowid ("auto"), also a non-auto one such as
-    # the parent link of multi-table inheritance, which the others store as a plain integer.
-    if "auto" in (a, b) and ({a, b} - {"auto"}) <= INTEGER_TYPES:
-        return True
+    # the parent link of multi-table inheritance, which the others store as a plain integer; and
+    # any other integer column as "int": its declared width means nothing there.
+    for bare in ("auto", "int"):
+        if bare in (a, b) and ({a, b} - {bare}) <= INTEGER_TYPES:
+            return True
     for bare, full in ((a, b), (b, a)):
         match = _PARAMETERISED.match(full)
         if match and match["base"] == bare:

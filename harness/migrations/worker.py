@@ -9,6 +9,8 @@ migration one at a time, and streams one JSON line per step.
 from __future__ import annotations
 
 import argparse
+import copy
+import io
 import os
 import platform
 import time
@@ -20,6 +22,7 @@ from harness import lifeline
 from harness.cleanup import install_markers
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
+from harness.migrations import RUN_SYNCDB
 from harness.probe import probe
 from harness.recorder import describe_database_error
 from harness.results import SCHEMA_VERSION, ResultsWriter
@@ -113,20 +116,57 @@ class MigrationCheck:
         loader = executor.loader
         plan = [migration for migration, _ in executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True)]
         self.writer.write("migration_plan", migrations=[_key_name(m) for m in plan])
-        failed: set[MigrationKey] = set()
+        # Apps without migrations get their tables first, as `migrate --run-syncdb` (Django's test runner) does.
+        self._sync_unmigrated_apps(connection, sorted(loader.unmigrated_apps))
+        failed: dict[MigrationKey, MigrationKey] = {}  # a migration not applied → the failure it stems from
         applied: list[Any] = []
         for migration in plan:
             key = (migration.app_label, migration.name)
-            if self._blocked(loader, key, failed):
-                failed.add(key)
-                self._write_step("apply", migration, "skipped", detail="depends on a migration that failed here")
+            cause = self._blocked_by(loader, key, failed)
+            if cause is not None:
+                failed[key] = cause
+                self._write_step(
+                    "apply",
+                    migration,
+                    "skipped",
+                    detail="depends on a migration that failed here",
+                    blocked_by=f"{cause[0]}.{cause[1]}",
+                )
                 continue
             if self._apply(executor, loader, migration):
                 applied.append(migration)
             else:
-                failed.add(key)
-        self._write_schema(connection, loader)
-        self._reverse_and_reapply(executor, loader, applied)
+                failed[key] = key
+        if failed:
+            # What the migrations not applied here would have changed: left out of every schema comparison.
+            self.writer.write(
+                "not_applied", tables=sorted({table for key in failed for table in _tables_touched(loader, key)})
+            )
+        self._write_schema(connection)
+        self._reverse_and_reapply(connection, [(m.app_label, m.name) for m in applied])
+
+    def _sync_unmigrated_apps(self, connection: Any, labels: list[str]) -> None:
+        from django.core.management.commands.migrate import Command as MigrateCommand
+
+        if not labels:
+            return
+        step = {
+            "phase": "apply",
+            "migration": RUN_SYNCDB,
+            "checked": self.app is None or self.app in labels,
+            "path": None,
+            "apps": labels,
+        }
+        command = MigrateCommand(stdout=io.StringIO(), stderr=io.StringIO())
+        command.verbosity = 0
+        started = time.perf_counter()
+        try:
+            command.sync_apps(connection, labels)
+        except Exception as error:  # noqa: BLE001 - a table Django cannot create here is a result
+            status, extra = "failed", {"error": _error_of(error)}
+        else:
+            status, extra = "applied", {}
+        self.writer.write("migration", **step, status=status, duration=round(time.perf_counter() - started, 4), **extra)
 
     def _is_checked(self, migration: Any) -> bool:
         """Earlier migrations are applied unchecked, only to reach the starting state."""
@@ -135,8 +175,9 @@ class MigrationCheck:
         return self.paths is None or os.path.normpath(_relative_path(migration) or "") in self.paths
 
     @staticmethod
-    def _blocked(loader: Any, key: MigrationKey, failed: set[MigrationKey]) -> bool:
-        return any(ancestor in failed for ancestor in loader.graph.forwards_plan(key)[:-1])
+    def _blocked_by(loader: Any, key: MigrationKey, failed: dict[MigrationKey, MigrationKey]) -> MigrationKey | None:
+        """The failed migration (at the root of the chain) that an ancestor of ``key`` stems from, if any."""
+        return next((failed[ancestor] for ancestor in loader.graph.forwards_plan(key)[:-1] if ancestor in failed), None)
 
     def _apply(self, executor: Any, loader: Any, migration: Any) -> bool:
         from harness.migrations.schema import introspect
@@ -166,12 +207,21 @@ class MigrationCheck:
         self._write_step("apply", migration, "applied", sql=sql, duration=time.perf_counter() - started)
         return True
 
-    def _reverse_and_reapply(self, executor: Any, loader: Any, applied: list[Any]) -> None:
-        """Unapply back to the start, then apply again: every checked migration must survive both."""
-        from django.db.migrations.exceptions import IrreversibleError
+    def _reverse_and_reapply(self, connection: Any, applied: list[MigrationKey]) -> None:
+        """Unapply back to the start, then apply again: every checked migration must survive both.
 
-        reversed_ok: list[Any] = []
-        for migration in reversed(applied):
+        Each phase loads the migrations afresh, as a separate `manage.py migrate` would: a migration
+        that changes itself while applying (say, adds operations for one vendor in its apply()) must
+        not carry that into its reverse.
+        """
+        from django.db.migrations.exceptions import IrreversibleError
+        from django.db.migrations.executor import MigrationExecutor
+
+        executor = MigrationExecutor(connection)
+        loader = executor.loader
+        reversed_ok: list[MigrationKey] = []
+        for key in reversed(applied):
+            migration = loader.graph.nodes[key]
             # Migration.unapply() replays the operations from the state before the migration.
             state = loader.project_state((migration.app_label, migration.name), at_end=False)
             try:
@@ -186,9 +236,12 @@ class MigrationCheck:
                 self._write_step("reverse", migration, "failed", error=_error_of(error))
                 break
             self._write_step("reverse", migration, "reversed")
-            reversed_ok.append(migration)
-        for migration in reversed(reversed_ok):
-            state = loader.project_state((migration.app_label, migration.name), at_end=False)
+            reversed_ok.append(key)
+        executor = MigrationExecutor(connection)
+        loader = executor.loader
+        for key in reversed(reversed_ok):
+            migration = loader.graph.nodes[key]
+            state = loader.project_state(key, at_end=False)
             try:
                 executor.apply_migration(state, migration)
             except Exception as error:  # noqa: BLE001
@@ -209,29 +262,41 @@ class MigrationCheck:
             **fields,
         )
 
-    def _write_schema(self, connection: Any, loader: Any) -> None:
+    def _write_schema(self, connection: Any) -> None:
         import django.apps
         from django.db.migrations.autodetector import MigrationAutodetector
+        from django.db.migrations.loader import MigrationLoader
         from django.db.migrations.state import ProjectState
 
         from harness.migrations.schema import expected_schema, introspect
 
+        # The migrations as declared (a fresh load: applying may have changed the instances, see _collect_sql).
+        loader = MigrationLoader(connection)
         state_apps = loader.project_state().apps
-        self.writer.write(
-            "schema", tables=_tables(introspect(connection)), expected=_tables(expected_schema(state_apps, connection))
-        )
+        # The migration state holds apps without migrations without their relations: those come from the models.
+        unmigrated = loader.unmigrated_apps
+        expected = expected_schema(state_apps, connection, lambda label: label not in unmigrated)
+        expected |= expected_schema(django.apps.apps, connection, lambda label: label in unmigrated)
+        self.writer.write("schema", tables=_tables(introspect(connection)), expected=_tables(expected))
         changes = MigrationAutodetector(loader.project_state(), ProjectState.from_apps(django.apps.apps)).changes(
             graph=loader.graph
         )
         for app_label, migrations in sorted(changes.items()):
             operations = [operation.describe() for migration in migrations for operation in migration.operations]
-            self.writer.write("missing_migration", app=app_label, operations=operations)
+            owned = _is_project_app(django.apps.apps.get_app_config(app_label).path)
+            self.writer.write("missing_migration", app=app_label, operations=operations, owned=owned)
 
 
 def _collect_sql(loader: Any, migration: Any) -> list[str]:
-    """The SQL `sqlmigrate` shows for this migration on this backend."""
+    """The SQL `sqlmigrate` shows for this migration on this backend.
+
+    `sqlmigrate` runs in a process of its own: the SQL is collected from a copy of the migration, so an
+    apply() that changes the migration (its operations) does so on the copy, not on the one applied next.
+    """
+    copied = copy.copy(migration)
+    copied.operations = list(migration.operations)
     try:
-        return loader.collect_sql([(migration, False)])
+        return loader.collect_sql([(copied, False)])
     except Exception as error:  # noqa: BLE001 - the apply step reports the real error
         return [f"-- cannot show the SQL: {type(error).__name__}: {' '.join(str(error).split())[:200]}"]
 
@@ -250,6 +315,32 @@ def _error_of(error: BaseException) -> dict[str, Any]:
                 operation = current.describe()
         traceback = traceback.tb_next
     return {**described, "operation": operation}
+
+
+def _is_project_app(path: str) -> bool:
+    """Is the app the project's own: under the project folder (the worker's working directory) and not an
+    installed package? Only the project can add a migration to it."""
+    resolved = Path(path).resolve()
+    installed = {"site-packages", "dist-packages"} & set(resolved.parts)
+    return not installed and resolved.is_relative_to(Path.cwd().resolve())
+
+
+def _tables_touched(loader: Any, key: MigrationKey) -> set[str]:
+    """The tables a migration's operations change, by the project state before and after it (with each
+    changed model's auto-created many-to-many tables). RunSQL/RunPython change no model state: unknown."""
+    before, after = loader.project_state(key, at_end=False), loader.project_state(key, at_end=True)
+    tables = set()
+    for model_key in set(before.models) | set(after.models):
+        states = [state.models.get(model_key) for state in (before, after)]
+        if states[0] is not None and states[1] is not None and states[0] == states[1]:
+            continue
+        for model in filter(None, states):
+            table = model.options.get("db_table") or f"{model.app_label}_{model.name_lower}"
+            tables.add(table)
+            for name, field in model.fields.items():
+                if getattr(field, "many_to_many", False) and not getattr(field.remote_field, "through", None):
+                    tables.add(f"{table}_{name}")
+    return tables
 
 
 def _left_applied(before: dict, after: dict) -> list[str]:

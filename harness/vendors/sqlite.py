@@ -7,6 +7,18 @@ from typing import Any
 from harness.vendors.base import Vendor
 from harness.vendors.facts import ALWAYS, Product, Version, before, since, sqlite_library_version
 
+# Field classes introspection names for columns of INTEGER affinity: each holds any 64-bit integer,
+# whatever width was declared (Django declares smallint, integer, bigint, "integer unsigned", ...).
+INTEGER_AFFINITY_FIELDS = frozenset(
+    {
+        "SmallIntegerField",
+        "IntegerField",
+        "BigIntegerField",
+        "PositiveSmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+    }
+)
 # Fixed-width CHAR(N) columns Django creates for a richer type on products without a native one
 # (django/db/backends/{sqlite3,mysql}/base.py data_types). Introspection calls them CharField.
 FIXED_CHAR_TYPES = {
@@ -85,6 +97,8 @@ class SQLiteProduct(Product):
         if field_class == "AutoField":
             # Every INTEGER PRIMARY KEY is SQLite's 64-bit rowid, whatever Django asked for.
             return "auto"
+        if field_class in INTEGER_AFFINITY_FIELDS:
+            return "int"
         if field_class == "CharField" and str(description.type_code).lower().startswith("char("):
             return FIXED_CHAR_TYPES.get(size, f"char({size})")
         return None
