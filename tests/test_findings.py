@@ -21,6 +21,7 @@ EXPECTED_LEVELS = {
     "PM102": "error",
     "PM103": "warning",
     "PM104": "warning",
+    "PM105": "note",
     "PM300": "warning",
 }
 

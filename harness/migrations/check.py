@@ -158,6 +158,7 @@ def run_lint(
                     "hint": item["hint"],
                     "migration": item["migration"],
                     "severity": item["severity"],
+                    "hits": item.get("hits", 1),
                 },
             )
         )
