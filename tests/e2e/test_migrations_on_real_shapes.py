@@ -17,6 +17,19 @@ from tests.helpers import initial_migration, write_project
 pytestmark = pytest.mark.e2e
 
 
+# The shop app with one model and its initial migration.
+ITEM_APP = {
+    "shop/models.py": """
+        from django.db import models
+
+        class Item(models.Model):
+            code = models.CharField(max_length=20)
+    """,
+    "shop/migrations/__init__.py": "",
+    "shop/migrations/0001_initial.py": initial_migration(code="models.CharField(max_length=20)"),
+}
+
+
 def codes(report: dict) -> list[str]:
     return sorted(finding["code"] for finding in report["findings"])
 
@@ -25,14 +38,7 @@ def test_apps_without_migrations_get_their_tables_as_the_test_runner_makes_them(
     project = write_project(
         tmp_path / "proj",
         {
-            "shop/models.py": """
-                from django.db import models
-
-                class Item(models.Model):
-                    code = models.CharField(max_length=20)
-            """,
-            "shop/migrations/__init__.py": "",
-            "shop/migrations/0001_initial.py": initial_migration(code="models.CharField(max_length=20)"),
+            **ITEM_APP,
             # No migrations package: Django's test runner creates these with run_syncdb.
             "legacy/models.py": """
                 from django.db import models
@@ -144,14 +150,7 @@ def test_a_migration_that_reverses_but_cannot_be_applied_again_names_both_steps(
     project = write_project(
         tmp_path / "proj",
         {
-            "shop/models.py": """
-                from django.db import models
-
-                class Item(models.Model):
-                    code = models.CharField(max_length=20)
-            """,
-            "shop/migrations/__init__.py": "",
-            "shop/migrations/0001_initial.py": initial_migration(code="models.CharField(max_length=20)"),
+            **ITEM_APP,
             "shop/migrations/0002_chapters.py": SELF_CHANGING,
         },
     )

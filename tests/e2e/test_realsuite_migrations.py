@@ -26,15 +26,14 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_realsuites import (
-    BACKENDS,
     DJANGO_GUARDIAN,
     DJANGO_IMPORT_EXPORT,
     DJANGO_MODEL_UTILS,
     DJANGO_MODELTRANSLATION,
     fetch_or_skip,
+    portability_on_suite,
 )
-from tests.helpers import read_json, run_portability, server_urls
-from tests.thirdparty import SuiteSpec, project_dir, suite_pythonpath
+from tests.thirdparty import SuiteSpec
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realsuite]
 
@@ -52,28 +51,7 @@ PROJECTS = (DJANGO_GUARDIAN, DJANGO_IMPORT_EXPORT, DJANGO_MODELTRANSLATION, DJAN
 
 
 def check_migrations(spec: SuiteSpec, workdir: Path) -> dict:
-    source_root = fetch_or_skip(spec)
-    workdir.mkdir(parents=True, exist_ok=True)
-    report_path = workdir / "report.json"
-    result = run_portability(
-        "migrations",
-        "--project-dir",
-        str(project_dir(spec, source_root)),
-        "--settings",
-        spec.settings,
-        "--backends",
-        ",".join(BACKENDS),
-        *server_urls("postgresql", "mariadb"),
-        "--json",
-        str(report_path),
-        cwd=workdir,
-        env={"PYTHONPATH": suite_pythonpath(spec, source_root)},
-        timeout=15 * 60,
-    )
-    assert result.returncode in (0, 1), result.output
-    report = read_json(report_path)
-    print(f"{spec.name}: portability migrations\n{result.stdout}")
-    return report
+    return portability_on_suite("migrations", spec, fetch_or_skip(spec), workdir, timeout=15 * 60)
 
 
 def real_break(finding: dict) -> tuple[str, str, str | None, tuple[str, ...]]:

@@ -254,10 +254,20 @@ def fetch_or_skip(spec: SuiteSpec) -> Path:
 
 def run_harness(spec: SuiteSpec, source_root: Path, workdir: Path, *extra: str) -> dict:
     """`portability run` on every backend; return its JSON report."""
+    selection = ("--", *spec.selection) if spec.selection else ()
+    return portability_on_suite(
+        "run", spec, source_root, workdir, "--results-dir", str(workdir / "results"), *extra, *selection
+    )
+
+
+def portability_on_suite(
+    command: str, spec: SuiteSpec, source_root: Path, workdir: Path, *extra: str, timeout: float = HARNESS_TIMEOUT
+) -> dict:
+    """`portability COMMAND` on a suite's project on every backend, as its maintainers run it; its JSON report."""
     workdir.mkdir(parents=True, exist_ok=True)
     report_path = workdir / "report.json"
     result = run_portability(
-        "run",
+        command,
         "--project-dir",
         str(project_dir(spec, source_root)),
         "--settings",
@@ -267,15 +277,13 @@ def run_harness(spec: SuiteSpec, source_root: Path, workdir: Path, *extra: str) 
         *server_urls("postgresql", "mariadb"),
         "--json",
         str(report_path),
-        "--results-dir",
-        str(workdir / "results"),
         *extra,
-        *(("--", *spec.selection) if spec.selection else ()),
         cwd=workdir,
         env={"PYTHONPATH": suite_pythonpath(spec, source_root)},
-        timeout=HARNESS_TIMEOUT,
+        timeout=timeout,
     )
     assert result.returncode in (0, 1), result.output
+    print(f"{spec.name}: portability {command}\n{result.stdout}")
     return read_json(report_path)
 
 
