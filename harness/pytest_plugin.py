@@ -38,7 +38,7 @@ from harness.recorder import QueryRecorder
 from harness.results import SCHEMA_VERSION, ResultsWriter
 from harness.reuse import KeptDatabases, database_signature
 from harness.urls import parse_target_url
-from harness.vendors import vendor_for_target
+from harness.vendors import Vendor, vendor_for_target
 
 
 @dataclass
@@ -413,8 +413,11 @@ def write_test_record(
 
 # ---------------------------------------------------------------- a lost server
 
-# Modules whose exceptions come from the database (driver or Django's wrappers of them).
-DATABASE_ERROR_MODULES = ("django.db", "psycopg2", "psycopg", "MySQLdb", "pymysql")
+# Modules whose exceptions come from the database (Django's wrappers, or a server's driver).
+DATABASE_ERROR_MODULES = (
+    "django.db",
+    *(module for vendor in Vendor.registry.values() for module in vendor.error_modules),
+)
 # How long a fresh connection may take before the server counts as gone.
 LOST_PROBE_TIMEOUT = 2.0
 

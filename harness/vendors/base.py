@@ -42,9 +42,11 @@ class Vendor:
     url_schemes: ClassVar[tuple[str, ...]]
     # The URL used when the user configures none: the repo's docker-compose.yml ports.
     default_url: ClassVar[str]
-    # The importable DB-API driver module and the pip package that provides it.
+    # The importable DB-API driver module and the pip package that provides it; the modules whose
+    # exceptions a connection to it raises (its driver's, and the other drivers Django accepts for it).
     driver_module: ClassVar[str | None] = None
     driver_package: ClassVar[str | None] = None
+    error_modules: ClassVar[tuple[str, ...]] = ()
     # The command a user runs to start a local server for this target.
     start_hint: ClassVar[str] = ""
     # The port a URL without one connects to.

@@ -34,6 +34,7 @@ class MySQL(Vendor):
     default_url = "mysql://root@127.0.0.1:3307/portability"
     driver_module = "MySQLdb"
     driver_package = "mysqlclient"
+    error_modules = ("MySQLdb", "pymysql")
     start_hint = "docker compose up -d --wait mysql"
     default_port = 3306
     error_code_in_first_argument = True

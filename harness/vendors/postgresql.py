@@ -35,6 +35,7 @@ class PostgreSQL(Vendor):
     default_url = "postgres://postgres@127.0.0.1:5432/portability"
     driver_module = "psycopg2"
     driver_package = "psycopg2-binary"
+    error_modules = ("psycopg2", "psycopg")
     start_hint = "docker compose up -d --wait postgresql"
     default_port = 5432
     # psycopg2's pgcode, psycopg 3's sqlstate: the SQLSTATE.
