@@ -414,9 +414,8 @@ def write_test_record(
 # ---------------------------------------------------------------- a lost server
 
 # Modules whose exceptions come from the database (Django's wrappers, or a server's driver).
-DATABASE_ERROR_MODULES = (
-    "django.db",
-    *(module for vendor in Vendor.registry.values() for module in vendor.error_modules),
+DATABASE_ERROR_MODULES = tuple(
+    dict.fromkeys(["django.db", *(module for vendor in Vendor.registry.values() for module in vendor.error_modules)])
 )
 # How long a fresh connection may take before the server counts as gone.
 LOST_PROBE_TIMEOUT = 2.0
