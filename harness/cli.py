@@ -12,9 +12,10 @@ from rich.console import Console
 
 from harness import __version__
 from harness.compare import compare
-from harness.config import load_run_config, read_pyproject, resolve_fail_on
+from harness.config import check_report_paths, load_run_config, read_pyproject, resolve_fail_on
 from harness.config_schema import check_app_label, check_output_file, check_setting
 from harness.errors import EXIT_INTERRUPTED, PortabilityError
+from harness.report.formats import report_options, report_paths_from
 from harness.report.terminal import make_console
 from harness.results import WorkerResults, read_results
 from harness.vendors import target_order
@@ -97,6 +98,7 @@ def main() -> None:
     help="Keep each server backend's test database between runs; reused while the migrations, models, Django and "
     "server versions and TEST settings are unchanged (`portability clean` drops kept databases).",
 )
+@report_options
 @no_embedded_option
 @fail_on_option
 @hash_seed_option
@@ -119,6 +121,7 @@ def run(
     fail_on,
     hash_seed,
     pytest_args,
+    **reports,
 ) -> None:
     """Run the project's tests on every backend and report every outcome that differs.
 
@@ -134,6 +137,7 @@ def run(
             urls=list(urls),
             jobs=jobs,
             json_path=json_path,
+            report_paths=report_paths_from(reports),
             pytest_args=list(pytest_args),
             timeout=timeout,
             record_queries=False if no_queries else None,
@@ -163,6 +167,7 @@ def run(
 @click.option("--since", metavar="GIT_REV", help="Check only migration files added or changed since this revision.")
 @click.option("--plan", "show_plan", is_flag=True, help="Print each migration's SQL per backend, side by side.")
 @click.option("--ignore", multiple=True, metavar="CODE|APP.MIGRATION[:CODE]", help="Silence a lint rule.")
+@report_options
 @no_embedded_option
 @fail_on_option
 @hash_seed_option
@@ -181,6 +186,7 @@ def migrations(
     no_embedded,
     fail_on,
     hash_seed,
+    **reports,
 ):
     """Check that every migration applies, reverses and leaves the same schema on every backend."""
     from harness.migrations.check import run_migrations_check
@@ -195,6 +201,7 @@ def migrations(
             urls=list(urls),
             jobs=jobs,
             json_path=json_path,
+            report_paths=report_paths_from(reports),
             pytest_args=[],
             fail_on=fail_on,
             hash_seed=hash_seed,
@@ -276,20 +283,24 @@ def _results_files_in(results_dir: str | None) -> list[Path]:
 @click.argument("results", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--results-dir", metavar="DIR", help="Read every *.jsonl file in this folder.")
 @click.option("--json", "json_path", metavar="FILE", help="Write the JSON report here.")
+@report_options
 @fail_on_option
-def report(results, results_dir, json_path, fail_on) -> None:
+def report(results, results_dir, json_path, fail_on, **reports) -> None:
     """Merge results files written by `pytest --portability-results` (one per backend) into one report.
 
     [tool.portability] fail_on is read from the current directory's pyproject.toml.
     """
     from harness.backends import derive_status, exit_code, partial_results_findings
-    from harness.report.json_report import write_json_report
     from harness.report.terminal import render_report
+    from harness.runner import write_report_files
 
     console = make_console()
     try:
         threshold = resolve_fail_on(fail_on, read_pyproject(Path.cwd()))
-        json_path = check_output_file("--json", json_path)
+        report_paths = {
+            "json": check_output_file("--json", json_path),
+            **check_report_paths(report_paths_from(reports)),
+        }
         paths = list(results) + _results_files_in(results_dir)
         if not paths:
             raise PortabilityError(detail="no results files: pass RESULTS... or --results-dir DIR")
@@ -304,8 +315,7 @@ def report(results, results_dir, json_path, fail_on) -> None:
     comparison.findings.extend(partial_results_findings(backends))
     code = exit_code(comparison, backends, threshold)
     render_report(console, backends, comparison, threshold)
-    if json_path:
-        write_json_report(json_path, backends, comparison, code, hash_seed)
+    write_report_files(console, report_paths, backends, comparison, code, hash_seed)
     sys.exit(code)
 
 

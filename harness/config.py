@@ -147,6 +147,8 @@ class RunConfig:
     probe_timeout: float
     json_path: Path | None
     has_pytest_config: bool
+    # The other report files asked for (harness.report.formats): format name → path.
+    report_paths: dict[str, Path] = field(default_factory=dict)
     record_queries: bool = True
     float_tolerance: float = 1e-9
     stability_runs: int = 0
@@ -291,6 +293,7 @@ def load_run_config(
     jobs: int | str | None,
     json_path: str | None,
     pytest_args: list[str],
+    report_paths: dict[str, str | None] | None = None,
     timeout: float | str | None = None,
     record_queries: bool | None = None,
     float_tolerance: float | str | None = None,
@@ -346,6 +349,7 @@ def load_run_config(
         timeout=chosen["timeout"],
         probe_timeout=table.get("probe_timeout", 3.0),
         json_path=check_output_file("--json", json_path),
+        report_paths=check_report_paths(report_paths or {}),
         results_dir=check_output_dir("--results-dir", results_dir),
         has_pytest_config=read_pytest_ini(root) is not None,
         record_queries=record_queries if record_queries is not None else table.get("queries", True),
@@ -358,6 +362,11 @@ def load_run_config(
         reuse_db=chosen["reuse_db"],
         embedded=chosen["embedded"],
     )
+
+
+def check_report_paths(paths: dict[str, str | None]) -> dict[str, Path]:
+    """The report files (other than --json) a command was asked for, each checked writable."""
+    return {name: check_output_file(f"--{name}", path) for name, path in paths.items() if path is not None}
 
 
 def _selects_tests(root: Path, pytest_args: list[str]) -> bool:

@@ -26,7 +26,8 @@ from harness.config import RANDOM_HASH_SEED, RunConfig, Target, env_url_name
 from harness.errors import EXIT_INTERRUPTED, BackendUnavailableError, ConfigError, DriverMissingError, SettingsError
 from harness.execute import RunInterrupted, SettingsCheck, Worker, run_workers
 from harness.probe import NO_ANSWER, ServerInfo, probe
-from harness.report.json_report import write_json_report
+from harness.report.formats import write_reports
+from harness.report.json_report import build_report
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_report
 from harness.results import WorkerResults
@@ -258,9 +259,26 @@ def describe_hash_seed(config: RunConfig) -> str:
 def write_report_file(
     console: Console, config: RunConfig, backends: list[BackendStatus], comparison: Comparison, exit_code: int
 ) -> None:
-    if config.json_path:
-        write_json_report(config.json_path, backends, comparison, exit_code, config.hash_seed)
-        console.print(f"JSON report: {config.json_path}")
+    write_report_files(
+        console, {"json": config.json_path, **config.report_paths}, backends, comparison, exit_code, config.hash_seed
+    )
+
+
+def write_report_files(
+    console: Console,
+    paths: dict[str, Path | None],
+    backends: list[BackendStatus],
+    comparison: Comparison,
+    exit_code: int,
+    hash_seed: int | None,
+) -> None:
+    """Every report file asked for (format name → path), from one report model; each one said."""
+    if not any(paths.values()):
+        return
+    report = build_report(backends, comparison, exit_code, hash_seed)
+    for report_format, path in write_reports(paths, report):
+        label = "JSON" if report_format.name == "json" else report_format.name.capitalize().replace("Html", "HTML")
+        console.print(f"{label} report: {path}", markup=False)
 
 
 def _raise_on_pytest_usage_error(workers: list[Worker]) -> None:

@@ -34,11 +34,8 @@ def build_report(
     }
 
 
-def write_json_report(
-    path: Path, backends: list[BackendStatus], comparison: Comparison, exit_code: int, hash_seed: int | None = None
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write(path: Path, report: dict) -> None:
     # json.dump writes as it encodes: json.dumps would hold the whole text (and its pieces) at once.
     with path.open("w") as handle:
-        json.dump(build_report(backends, comparison, exit_code, hash_seed), handle, indent=2)
+        json.dump(report, handle, indent=2)
         handle.write("\n")
