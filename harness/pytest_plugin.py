@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from harness import lifeline, pytest_fixtures
+from harness import __version__, lifeline, pytest_fixtures
 from harness.cleanup import drop_leftover_test_databases, install_markers
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
@@ -172,6 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
         writer.write(
             "header",
             schema_version=SCHEMA_VERSION,
+            harness_version=__version__,
             target=target.name,
             vendor=server.vendor,
             product=server.product,

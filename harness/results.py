@@ -18,11 +18,12 @@ from json.decoder import scanstring
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from harness import __version__
 from harness.errors import ResultsError
 from harness.urls import redact_json
 from harness.vendors import ServerFacts, facts_of_server
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Outcomes a test can have; "error" covers setup/teardown and collection errors.
 PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED = "passed", "failed", "error", "skipped", "xfailed", "xpassed"
@@ -128,9 +129,18 @@ class WorkerResults:
         """Keep a record of any type but `query` (the follower indexes those)."""
         kind = record.get("type")
         if kind == "header":
+            written_by = record.get("harness_version")
             if record.get("schema_version") != SCHEMA_VERSION:
                 raise ResultsError(
-                    path=self.path, reason=f"schema_version {record.get('schema_version')} is not {SCHEMA_VERSION}"
+                    path=self.path,
+                    reason=f"schema_version {record.get('schema_version')} is not {SCHEMA_VERSION} "
+                    f"(written by {_by(written_by)}); report it with the version that wrote it",
+                )
+            if written_by is not None and written_by != __version__:
+                raise ResultsError(
+                    path=self.path,
+                    reason=f"written by {_by(written_by)}, this is portability {__version__}; report it with the "
+                    "version that wrote it",
                 )
             self.header = record
         elif kind == "collection":
@@ -375,3 +385,7 @@ def _check_field(broken: Any, kind: str, name: str, value: object, expected: Any
 def _shown(value: object) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _by(version: str | None) -> str:
+    return f"portability {version}" if version else "an older portability"

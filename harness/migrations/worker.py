@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from harness import lifeline
+from harness import __version__, lifeline
 from harness.cleanup import install_markers
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
@@ -76,6 +76,7 @@ class MigrationCheck:
         self.writer.write(
             "header",
             schema_version=SCHEMA_VERSION,
+            harness_version=__version__,
             target=self.target.name,
             vendor=server.vendor,
             product=server.product,
