@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from harness import __version__
+from harness import __version__, declarations
 from harness.compare import compare
 from harness.config import check_report_paths, load_run_config, read_pyproject, resolve_fail_on
 from harness.config_schema import check_app_label, check_output_file, check_setting
@@ -309,6 +309,7 @@ def report(results, results_dir, json_path, fail_on, **reports) -> None:
         hash_seed = _merged_hash_seed(files)
         # Reads the query records test by test: a broken one is found (and refused) here.
         comparison = compare(files)
+        declarations.apply_to_run(comparison, files, read_pyproject(Path.cwd()).get("expected", {}))
     except PortabilityError as error:
         _fail(error)
     backends = [derive_status(results_file) for results_file in files]

@@ -149,6 +149,8 @@ class RunConfig:
     has_pytest_config: bool
     # The other report files asked for (harness.report.formats): format name → path.
     report_paths: dict[str, Path] = field(default_factory=dict)
+    # [tool.portability.expected]: declared differences (harness.declarations), checked.
+    expected: dict[str, dict[str, Any]] = field(default_factory=dict)
     record_queries: bool = True
     float_tolerance: float = 1e-9
     stability_runs: int = 0
@@ -350,6 +352,7 @@ def load_run_config(
         probe_timeout=table.get("probe_timeout", 3.0),
         json_path=check_output_file("--json", json_path),
         report_paths=check_report_paths(report_paths or {}),
+        expected=table.get("expected", {}),
         results_dir=check_output_dir("--results-dir", results_dir),
         has_pytest_config=read_pytest_ini(root) is not None,
         record_queries=record_queries if record_queries is not None else table.get("queries", True),

@@ -96,6 +96,12 @@ SETTINGS: dict[str, Setting] = {
     ),
     "reuse_db": Setting("bool", "a boolean", "write true or false", option="--reuse-db"),
     "embedded": Setting("bool", "a boolean", "write true or false", option="--no-embedded"),
+    "expected": Setting(
+        "expected",
+        "a table of declared differences",
+        'write [tool.portability.expected] lines such as "app/tests.py::Case::test_x" = { mariadb = "fails", '
+        'reason = "..." } or "PT202 at app/views.py:42" = { reason = "..." }',
+    ),
     "migrations_ignore": Setting(
         "ignores",
         "a lint rule to ignore",
@@ -256,6 +262,28 @@ def _check_ignores(setting: Setting, value: object, as_text: bool, project_dir: 
     return [item.strip() for item in items]
 
 
+def _check_expected(setting: Setting, value: object, as_text: bool, project_dir: Path | None) -> dict[str, Any]:
+    from harness.declarations import FINDING_KEY, check_marker, check_reason
+
+    if not isinstance(value, dict):
+        raise _Rejected()
+    for key, entry in value.items():
+        if not isinstance(entry, dict):
+            raise _Rejected(f"gives {key!r} a {type(entry).__name__}, not a table", setting.allowed)
+        if "::" in key:
+            expected = {backend: behaviour for backend, behaviour in entry.items() if backend != "reason"}
+            problem = check_marker(expected, entry.get("reason"))
+        elif FINDING_KEY.fullmatch(key.strip()):
+            extra = sorted(set(entry) - {"reason"})
+            problem = f"has {', '.join(extra)}: a finding's entry has only a reason" if extra else None
+            problem = problem or check_reason(entry.get("reason"))
+        else:
+            problem = "is neither a test id (path::Class::test) nor CODE [at PATH[:LINE]]"
+        if problem:
+            raise _Rejected(f"entry {key!r} {problem}", setting.allowed)
+    return value
+
+
 def _lint_rules() -> set[str]:
     """The codes and names of the migration lint rules (imported only when an ignore is given)."""
     from harness.migrations.lint import RULES
@@ -275,6 +303,7 @@ _CHECKS: dict[str, Callable[[Setting, object, bool, Path | None], Any]] = {
     "level": _check_level,
     "seed": _check_seed,
     "ignores": _check_ignores,
+    "expected": _check_expected,
 }
 
 

@@ -50,6 +50,20 @@ KINDS: dict[str, FindingKind] = {
             "expected when a project defines backend-specific tests; otherwise check what decides the test list",
         ),
         FindingKind(
+            "PT105",
+            "unexpected_success",
+            WARNING,
+            "a declared difference no longer happens: the test behaves on a declared backend as on the others",
+            "remove the declaration (the @pytest.mark.portability marker or the [tool.portability.expected] entry)",
+        ),
+        FindingKind(
+            "PT106",
+            "unused_declaration",
+            WARNING,
+            "a declared difference or ignore entry matches nothing in the run",
+            "remove it, or fix the test id, code or location it names",
+        ),
+        FindingKind(
             "PT201",
             "query_error",
             WARNING,

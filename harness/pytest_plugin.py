@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from harness import __version__, lifeline, pytest_fixtures
+from harness import __version__, declarations, lifeline, pytest_fixtures
 from harness.cleanup import drop_leftover_test_databases, install_markers
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
@@ -118,6 +118,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", declarations.MARKER_HELP)
     name = config.getoption("portability_target")
     results_path = config.getoption("portability_results")
     if not name:
@@ -399,9 +400,10 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 def write_test_record(
     writer: ResultsWriter, nodeid: str, reports: list[pytest.TestReport], location: tuple[str, int | None, str]
 ) -> None:
-    """One test's `test` record: its outcome folded from its phase reports, and where it is."""
+    """One test's `test` record: its outcome folded from its phase reports, where it is, and its declaration."""
     outcome, message = fold_outcome(reports)
     path, line, _ = location
+    declared = next((value for report in reports for key, value in report.user_properties if key == DECLARED), None)
     writer.write(
         "test",
         nodeid=nodeid,
@@ -409,7 +411,30 @@ def write_test_record(
         duration=round(sum(report.duration for report in reports), 6),
         message=message,
         location={"path": path, "line": None if line is None else line + 1},
+        **({"declared": declared} if declared else {}),
     )
+
+
+# ---------------------------------------------------------------- declared differences
+
+# The user property a test's @pytest.mark.portability declaration travels in (to its reports, across xdist too).
+DECLARED = "portability_declared"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Read every portability marker once: a malformed one stops the run with one line naming the test."""
+    if STATE_KEY not in config.stash:
+        return
+    for item in items:
+        marker = item.get_closest_marker(declarations.MARKER)
+        if marker is None:
+            continue
+        expected, reason = marker.kwargs.get("expected"), marker.kwargs.get("reason")
+        problem = declarations.check_marker(expected, reason) if not marker.args else "give expected= and reason="
+        if problem:
+            raise pytest.UsageError(f"portability: the portability marker of {item.nodeid}: {problem}")
+        item.user_properties.append((DECLARED, {"expected": dict(expected), "reason": reason}))
 
 
 # ---------------------------------------------------------------- a lost server

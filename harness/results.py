@@ -69,6 +69,8 @@ class TestResult:
     duration: float = 0.0
     message: str = ""
     location: dict[str, Any] | None = None
+    # The test's @pytest.mark.portability declaration ({"expected": {...}, "reason": ...}), if it has one.
+    declared: dict[str, Any] | None = None
 
 
 class QuerySpan(NamedTuple):
@@ -161,6 +163,7 @@ class WorkerResults:
                 duration=record.get("duration", 0.0),
                 message=record.get("message", ""),
                 location=record.get("location"),
+                declared=record.get("declared"),
             )
         elif kind == "setup_failure":
             self.setup_failures.append(record)

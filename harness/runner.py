@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from harness import embedded
+from harness import declarations, embedded
 from harness.backends import (
     DRIVER_MISSING,
     NOT_REACHABLE,
@@ -213,7 +213,9 @@ def _run_checked(
         for worker in all_workers:
             if worker.results.header:
                 runs.setdefault(worker.target.name, []).append(worker.results)
-        comparison = compare([worker.results for worker in workers if worker.results.header], repeats=runs)
+        finished = [worker.results for worker in workers if worker.results.header]
+        comparison = compare(finished, repeats=runs)
+        declarations.apply_to_run(comparison, finished, config.expected)
         statuses = {**unavailable, **{worker.target.name: worker_status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     comparison.findings.extend(partial_results_findings(backends))

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness import declarations
 from harness.backends import BackendStatus, exit_code, partial_results_findings
 from harness.compare import Comparison
 from harness.config import RunConfig
@@ -101,6 +102,7 @@ def run_migrations_check(
     backends = [statuses[target.name] for target in config.targets]
     findings += partial_results_findings(backends)
     comparison = Comparison(backends=[result.target for result in results], findings=findings)
+    declarations.apply_to_run(comparison, [], config.expected)
     code = exit_code(comparison, backends, config.fail_on)
     render_migration_backends(console, backends)
     if show_plan:
