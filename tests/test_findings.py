@@ -13,6 +13,8 @@ EXPECTED_LEVELS = {
     "PT102": "error",
     "PT103": "error",
     "PT104": "note",
+    "PT105": "warning",
+    "PT106": "warning",
     "PT201": "warning",
     "PT202": "warning",
     "PT203": "warning",
