@@ -207,6 +207,10 @@ def write_shop(root: Path) -> Path:
 
 
 def run_lint(project: Path, *args: str, settings: str = "settings") -> list[dict]:
+    return lint_output(project, *args, settings=settings)["findings"]
+
+
+def lint_output(project: Path, *args: str, settings: str = "settings") -> dict:
     command = [sys.executable, "-m", "harness.migrations.lint", "--settings", settings, "--project-dir", str(project)]
     result = subprocess.run([*command, *args], capture_output=True, text=True, cwd=project, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -291,6 +295,12 @@ def test_ignore_by_code_rule_migration_and_migration_code(shop: Path, findings: 
     assert len(keys(ignored)) < len(keys(findings))
     assert keys(ignored) == keys([f for f in findings if kept(f)])
     assert {f["code"] for f in ignored} >= {"PM301", "PM305", "PM311"}
+
+
+def test_ignore_entries_that_silence_nothing_are_named(shop: Path) -> None:
+    output = lint_output(shop, "--ignore", "PM302", "--ignore", "shop.0099_gone", "--ignore", "shop.0003_runsql:PM304")
+    assert output["unused_ignores"] == ["shop.0099_gone", "shop.0003_runsql:PM304"]
+    assert not [f for f in output["findings"] if f["code"] == "PM302"]
 
 
 def test_populated_table_makes_not_null_addfield_an_error(shop: Path) -> None:

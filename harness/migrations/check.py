@@ -143,8 +143,20 @@ def run_lint(
     )
     if completed.returncode != 0:
         raise ConfigError(detail=f"migration lint failed: {(completed.stderr.strip().splitlines() or ['?'])[-1]}")
+    linted = json.loads(completed.stdout)
     findings = []
-    for item in json.loads(completed.stdout):
+    if app is None and paths is None:  # every migration was linted: an entry that silenced nothing is stale
+        findings += [
+            Finding(
+                kind="unused_declaration",
+                location=None,
+                message=f"the lint ignore entry {item!r} (--ignore or migrations_ignore) matches nothing: remove it",
+                backends={},
+                details={"ignore": item},
+            )
+            for item in linted["unused_ignores"]
+        ]
+    for item in linted["findings"]:
         if paths is not None and item["path"] not in paths:
             continue
         findings.append(

@@ -6,7 +6,8 @@ migration together with the project state just before that operation and the ser
 version Django supports), and yields ``Hit``s. Every vendor fact the rules need (SQL dialect, functions,
 collations, identifier and key limits) is read from those facts.
 
-Run from the command line (prints a JSON list of findings)::
+Run from the command line (prints {"findings": [...], "unused_ignores": [the --ignore entries that silenced
+nothing]} as JSON)::
 
     python -m harness.migrations.lint --settings S --project-dir D [--app LABEL]... [--ignore CODE]...
         [--server TARGET=PRODUCT[:VERSION]]...
@@ -822,17 +823,19 @@ def _one_per_rule(findings: list[tuple[LintFinding, Hit]], servers: Servers) -> 
     return sorted(merged, key=lambda finding: finding.operation)
 
 
-def is_ignored(finding: LintFinding, ignore: Iterable[str]) -> bool:
-    """``ignore`` holds codes ("PM305"), rule names, "app.migration" or "app.migration:PM305" / ":rule-name"."""
+def ignored_by(finding: LintFinding, ignore: Iterable[str]) -> list[str]:
+    """The ``ignore`` entries that silence ``finding``: codes ("PM305"), rule names, "app.migration" or
+    "app.migration:PM305" / ":rule-name"."""
     keys = {finding.code, finding.rule, finding.migration}
     keys |= {f"{finding.migration}:{finding.code}", f"{finding.migration}:{finding.rule}"}
-    return any(item in keys for item in ignore)
+    return [item for item in ignore if item in keys]
 
 
 def lint_migrations(
     migrations: list, project_root: Path, ignore: Iterable[str] = (), servers: Servers | None = None
-) -> list[LintFinding]:
-    """Lint migrations loaded by MigrationLoader (django.setup() done), each with the project state before it."""
+) -> tuple[list[LintFinding], list[str]]:
+    """Lint migrations loaded by MigrationLoader (django.setup() done), each with the project state before it.
+    Return the findings no ``ignore`` entry silences, and the entries that silenced nothing."""
     from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.state import ProjectState
 
@@ -854,12 +857,14 @@ def lint_migrations(
         if node in wanted:
             states[node] = state.clone()
         state = graph.nodes[node].mutate_state(state, preserve=False)
-    findings = []
+    findings, used = [], set()
     for key, migration in wanted.items():
         for finding in lint_migration(migration, project_root, from_state=states.get(key), servers=servers):
-            if not is_ignored(finding, ignore):
+            silencing = ignored_by(finding, ignore)
+            used.update(silencing)
+            if not silencing:
                 findings.append(finding)
-    return findings
+    return findings, [item for item in ignore if item not in used]
 
 
 def _project_migrations(project_dir: Path, apps: list[str]) -> list:
@@ -922,8 +927,8 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     servers = dict(parse_server(item) for item in args.server) or None
-    findings = lint_migrations(_project_migrations(project_dir, args.app), project_dir, args.ignore, servers)
-    json.dump([finding.to_dict() for finding in findings], sys.stdout, indent=2)
+    findings, unused = lint_migrations(_project_migrations(project_dir, args.app), project_dir, args.ignore, servers)
+    json.dump({"findings": [finding.to_dict() for finding in findings], "unused_ignores": unused}, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
 

@@ -114,3 +114,36 @@ def test_a_malformed_marker_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2, result.output
     [line] = result.stderr.strip().splitlines()
     assert "test_declared_but_portable" in line and "'broken'" in line and '"fails" or "passes"' in line
+
+
+def test_declared_migration_findings_are_notes_and_a_stale_ignore_is_reported(tmp_path: Path) -> None:
+    from tests.e2e.test_migrations import check
+    from tests.e2e.test_migrations_on_real_shapes import _migration
+
+    note = 'migrations.CreateModel("Note", [("body", models.TextField(primary_key=True, serialize=False))]),'
+    project = write_project(
+        tmp_path / "project",
+        {
+            "shop/models.py": """
+                from django.db import models
+
+                class Note(models.Model):
+                    body = models.TextField(primary_key=True)
+            """,
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": _migration("0001_initial", "0000", note).replace(
+                'dependencies = [("shop", "0000")]', "initial = True"
+            ),
+            "pyproject.toml": """
+                [tool.portability.expected]
+                "PM101 at shop/migrations/0001_initial.py" = { reason = "MariaDB is not a production target" }
+                "PM305 at shop/migrations/0001_initial.py" = { reason = "MariaDB is not a production target" }
+            """,
+        },
+    )
+    result, report = check(project, "--ignore", "PM301")
+    levels = sorted((finding["code"], finding["level"]) for finding in report["findings"])
+    assert levels == [("PM101", "note"), ("PM305", "note"), ("PT106", "warning")], result.output
+    [stale] = [finding for finding in report["findings"] if finding["code"] == "PT106"]
+    assert "'PM301'" in stale["message"] and "matches nothing" in stale["message"]
+    assert result.returncode == 1

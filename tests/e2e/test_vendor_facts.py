@@ -67,7 +67,7 @@ def lint_for(project, *servers: str) -> list[dict]:
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout)
+    return json.loads(completed.stdout)["findings"]
 
 
 def test_a_mysql_target_reaching_mariadb_is_linted_as_mariadb(project):
