@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from harness import __version__, declarations
+from harness import __version__
+from harness.baseline import DEFAULT_FILE as DEFAULT_BASELINE
 from harness.compare import compare
-from harness.config import check_report_paths, load_run_config, read_pyproject, resolve_fail_on
+from harness.config import check_report_paths, load_run_config, read_pyproject, resolve_baseline, resolve_fail_on
 from harness.config_schema import check_app_label, check_output_file, check_setting
 from harness.errors import EXIT_INTERRUPTED, PortabilityError
 from harness.report.formats import report_options, report_paths_from
@@ -37,6 +38,12 @@ no_embedded_option = click.option(
     is_flag=True,
     help="Never start an embedded PostgreSQL for a postgresql target no server answers "
     "(default: [tool.portability] embedded, else on).",
+)
+baseline_option = click.option(
+    "--baseline",
+    metavar="FILE",
+    help="Fail only on findings not in this baseline (written by `portability baseline`); list those gone "
+    "(default: [tool.portability] baseline).",
 )
 hash_seed_option = click.option(
     "--hash-seed",
@@ -99,6 +106,7 @@ def main() -> None:
     "server versions and TEST settings are unchanged (`portability clean` drops kept databases).",
 )
 @report_options
+@baseline_option
 @no_embedded_option
 @fail_on_option
 @hash_seed_option
@@ -117,6 +125,7 @@ def run(
     stability_runs,
     numprocesses,
     reuse_db,
+    baseline,
     no_embedded,
     fail_on,
     hash_seed,
@@ -149,6 +158,7 @@ def run(
             numprocesses=numprocesses,
             reuse_db=reuse_db,
             embedded=False if no_embedded else None,
+            baseline=baseline,
         )
         return run_suite(config, console, config.results_dir)
 
@@ -168,6 +178,7 @@ def run(
 @click.option("--plan", "show_plan", is_flag=True, help="Print each migration's SQL per backend, side by side.")
 @click.option("--ignore", multiple=True, metavar="CODE|APP.MIGRATION[:CODE]", help="Silence a lint rule.")
 @report_options
+@baseline_option
 @no_embedded_option
 @fail_on_option
 @hash_seed_option
@@ -183,6 +194,7 @@ def migrations(
     since,
     show_plan,
     ignore,
+    baseline,
     no_embedded,
     fail_on,
     hash_seed,
@@ -207,6 +219,7 @@ def migrations(
             hash_seed=hash_seed,
             results_dir=results_dir,
             embedded=False if no_embedded else None,
+            baseline=baseline,
         )
         configured = read_pyproject(config.project_dir).get("migrations_ignore", [])
         return run_migrations_check(
@@ -284,15 +297,16 @@ def _results_files_in(results_dir: str | None) -> list[Path]:
 @click.option("--results-dir", metavar="DIR", help="Read every *.jsonl file in this folder.")
 @click.option("--json", "json_path", metavar="FILE", help="Write the JSON report here.")
 @report_options
+@baseline_option
 @fail_on_option
-def report(results, results_dir, json_path, fail_on, **reports) -> None:
+def report(results, results_dir, json_path, baseline, fail_on, **reports) -> None:
     """Merge results files written by `pytest --portability-results` (one per backend) into one report.
 
     [tool.portability] fail_on is read from the current directory's pyproject.toml.
     """
     from harness.backends import derive_status, exit_code, partial_results_findings
     from harness.report.terminal import render_report
-    from harness.runner import write_report_files
+    from harness.runner import settle_findings, write_report_files
 
     console = make_console()
     try:
@@ -309,7 +323,8 @@ def report(results, results_dir, json_path, fail_on, **reports) -> None:
         hash_seed = _merged_hash_seed(files)
         # Reads the query records test by test: a broken one is found (and refused) here.
         comparison = compare(files)
-        declarations.apply_to_run(comparison, files, read_pyproject(Path.cwd()).get("expected", {}))
+        table = read_pyproject(Path.cwd())
+        settle_findings(comparison, files, table.get("expected", {}), resolve_baseline(baseline, table, Path.cwd()))
     except PortabilityError as error:
         _fail(error)
     backends = [derive_status(results_file) for results_file in files]
@@ -318,6 +333,28 @@ def report(results, results_dir, json_path, fail_on, **reports) -> None:
     render_report(console, backends, comparison, threshold)
     write_report_files(console, report_paths, backends, comparison, code, hash_seed)
     sys.exit(code)
+
+
+@main.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--output", "-o", default=DEFAULT_BASELINE, show_default=True, metavar="FILE", help="The baseline file to write."
+)
+@click.option("--project-dir", default=".", show_default=True, help="The project the reports' paths are relative to.")
+def baseline(reports, output, project_dir) -> None:
+    """Write the findings of JSON reports (of run and migrations) to a baseline file kept in the repository.
+
+    Then `--baseline FILE` (or [tool.portability] baseline) fails a run only on findings not in it.
+    """
+    from harness.baseline import write_baseline
+
+    def body(console: Console) -> int:
+        path = check_output_file("--output", output)
+        count = write_baseline(list(reports), path, Path(project_dir))
+        console.print(f"baseline: {count} finding(s) written to {path}", markup=False)
+        return 0
+
+    _run_command(body)
 
 
 @main.command()

@@ -151,6 +151,8 @@ class RunConfig:
     report_paths: dict[str, Path] = field(default_factory=dict)
     # [tool.portability.expected]: declared differences (harness.declarations), checked.
     expected: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The baseline's entries (harness.baseline; None: no baseline).
+    baseline: list[Any] | None = None
     record_queries: bool = True
     float_tolerance: float = 1e-9
     stability_runs: int = 0
@@ -306,6 +308,7 @@ def load_run_config(
     numprocesses: str | None = None,
     reuse_db: bool | None = None,
     embedded: bool | None = None,
+    baseline: str | None = None,
 ) -> RunConfig:
     """Merge pyproject, environment and CLI into a RunConfig (later sources win).
 
@@ -353,6 +356,7 @@ def load_run_config(
         json_path=check_output_file("--json", json_path),
         report_paths=check_report_paths(report_paths or {}),
         expected=table.get("expected", {}),
+        baseline=resolve_baseline(baseline, table, root),
         results_dir=check_output_dir("--results-dir", results_dir),
         has_pytest_config=read_pytest_ini(root) is not None,
         record_queries=record_queries if record_queries is not None else table.get("queries", True),
@@ -365,6 +369,18 @@ def load_run_config(
         reuse_db=chosen["reuse_db"],
         embedded=chosen["embedded"],
     )
+
+
+def resolve_baseline(option: str | None, table: dict[str, Any], project_dir: Path) -> list[Any] | None:
+    """The entries of --baseline FILE (relative to the working directory), else of [tool.portability] baseline
+    (relative to the project), else None."""
+    from harness.baseline import read_baseline
+
+    if option is not None:
+        return read_baseline(Path(option), "--baseline")
+    if "baseline" in table:
+        return read_baseline(project_dir / table["baseline"], f"{PYPROJECT_TABLE} baseline")
+    return None
 
 
 def check_report_paths(paths: dict[str, str | None]) -> dict[str, Path]:

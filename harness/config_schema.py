@@ -96,6 +96,12 @@ SETTINGS: dict[str, Setting] = {
     ),
     "reuse_db": Setting("bool", "a boolean", "write true or false", option="--reuse-db"),
     "embedded": Setting("bool", "a boolean", "write true or false", option="--no-embedded"),
+    "baseline": Setting(
+        "file",
+        "a file path",
+        "give the path of a baseline file (written by `portability baseline`)",
+        option="--baseline",
+    ),
     "expected": Setting(
         "expected",
         "a table of declared differences",
@@ -262,6 +268,12 @@ def _check_ignores(setting: Setting, value: object, as_text: bool, project_dir: 
     return [item.strip() for item in items]
 
 
+def _check_file(setting: Setting, value: object, as_text: bool, project_dir: Path | None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Rejected()
+    return value.strip()
+
+
 def _check_expected(setting: Setting, value: object, as_text: bool, project_dir: Path | None) -> dict[str, Any]:
     from harness.declarations import FINDING_KEY, check_marker, check_reason
 
@@ -304,6 +316,7 @@ _CHECKS: dict[str, Callable[[Setting, object, bool, Path | None], Any]] = {
     "seed": _check_seed,
     "ignores": _check_ignores,
     "expected": _check_expected,
+    "file": _check_file,
 }
 
 

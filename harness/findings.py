@@ -64,6 +64,13 @@ KINDS: dict[str, FindingKind] = {
             "remove it, or fix the test id, code or location it names",
         ),
         FindingKind(
+            "PT107",
+            "baseline_resolved",
+            NOTE,
+            "findings of the baseline no longer happen",
+            "refresh the baseline: `portability run --json report.json` then `portability baseline report.json`",
+        ),
+        FindingKind(
             "PT201",
             "query_error",
             WARNING,

@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
-from harness import declarations, embedded
+from harness import baseline, declarations, embedded
 from harness.backends import (
     DRIVER_MISSING,
     NOT_REACHABLE,
@@ -215,7 +216,7 @@ def _run_checked(
                 runs.setdefault(worker.target.name, []).append(worker.results)
         finished = [worker.results for worker in workers if worker.results.header]
         comparison = compare(finished, repeats=runs)
-        declarations.apply_to_run(comparison, finished, config.expected)
+        settle_findings(comparison, finished, config.expected, config.baseline, config.project_dir)
         statuses = {**unavailable, **{worker.target.name: worker_status(worker) for worker in workers}}
     backends = [statuses[target.name] for target in config.targets]
     comparison.findings.extend(partial_results_findings(backends))
@@ -264,6 +265,20 @@ def write_report_file(
     write_report_files(
         console, {"json": config.json_path, **config.report_paths}, backends, comparison, exit_code, config.hash_seed
     )
+
+
+def settle_findings(
+    comparison: Comparison,
+    results: list[WorkerResults],
+    expected: dict[str, Any],
+    baseline_entries: list[Any] | None,
+    project_dir: Path = Path(),
+) -> None:
+    """What the project declared and what its baseline knows: those findings become notes; stale declarations
+    and baseline entries are reported (run, migrations and report alike)."""
+    declarations.apply_to_run(comparison, results, expected)
+    if baseline_entries is not None:
+        comparison.findings.extend(baseline.apply(comparison.findings, baseline_entries, project_dir))
 
 
 def write_report_files(

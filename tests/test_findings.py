@@ -15,6 +15,7 @@ EXPECTED_LEVELS = {
     "PT104": "note",
     "PT105": "warning",
     "PT106": "warning",
+    "PT107": "note",
     "PT201": "warning",
     "PT202": "warning",
     "PT203": "warning",

@@ -11,7 +11,6 @@ from typing import Any
 
 from rich.console import Console
 
-from harness import declarations
 from harness.backends import BackendStatus, exit_code, partial_results_findings
 from harness.compare import Comparison
 from harness.config import RunConfig
@@ -21,7 +20,7 @@ from harness.findings import Finding
 from harness.migrations.compare import migration_findings
 from harness.report.progress import WorkerProgress
 from harness.report.terminal import render_findings
-from harness.runner import print_run_header, probe_targets, worker_status, write_report_file
+from harness.runner import print_run_header, probe_targets, settle_findings, worker_status, write_report_file
 
 
 def worker_command(app: str | None, paths: list[str] | None) -> Any:
@@ -102,7 +101,7 @@ def run_migrations_check(
     backends = [statuses[target.name] for target in config.targets]
     findings += partial_results_findings(backends)
     comparison = Comparison(backends=[result.target for result in results], findings=findings)
-    declarations.apply_to_run(comparison, [], config.expected)
+    settle_findings(comparison, [], config.expected, config.baseline, config.project_dir)
     code = exit_code(comparison, backends, config.fail_on)
     render_migration_backends(console, backends)
     if show_plan:

@@ -1,0 +1,120 @@
+"""Baselines: today's findings kept in the repository, so a run fails only on new ones.
+
+``portability baseline REPORT.json...`` writes the findings of JSON reports (of `run` and
+`migrations`) to a baseline file. With ``--baseline FILE`` (or ``baseline`` in
+``[tool.portability]``), a finding found in it is *known* (level note) and the run fails only on the
+others; baseline entries that no longer happen are listed (PT107, a note: refresh the baseline).
+
+A finding is matched by its code, its test, its file and the text of its call-site line (not the
+line number: the code above it may move), or, without a line, by its message with line numbers
+taken out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.errors import ConfigError
+from harness.findings import NOTE, Finding
+
+BASELINE_VERSION = 1
+DEFAULT_FILE = "portability-baseline.json"
+_LINE_NUMBER = re.compile(r"(?<=\.py):\d+|\bline \d+")
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str
+    test: str
+    path: str
+    site: str  # the call site's source line (stripped), or the message without line numbers
+
+    @classmethod
+    def of(cls, finding: dict[str, Any], project_dir: Path) -> Entry:
+        """The entry of a finding (a JSON report's dict, or Finding.to_dict())."""
+        location = finding.get("location") or {}
+        path, line = location.get("path") or "", location.get("line")
+        site = _source_line(project_dir / path, line) if path and line else None
+        if site is None:
+            site = _LINE_NUMBER.sub("", finding.get("message", ""))
+        return cls(finding["code"], finding.get("test") or "", path, site)
+
+    def describe(self) -> str:
+        where = " @ ".join(part for part in (self.test, self.path) if part)
+        return f"{self.code} {where}: {self.site[:80]}".strip()
+
+
+def _source_line(path: Path, line: int) -> str | None:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    return lines[line - 1].strip() if 0 < line <= len(lines) else None
+
+
+def write_baseline(report_paths: list[Path], output: Path, project_dir: Path) -> int:
+    """Write the findings of the JSON reports to ``output``; return how many."""
+    entries = []
+    for path in report_paths:
+        try:
+            report = json.loads(path.read_text())
+            findings = report["findings"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigError(
+                detail=f"{path}: not a portability JSON report ({error}): pass a file written by --json"
+            ) from None
+        entries += [Entry.of(finding, project_dir) for finding in findings]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "baseline_version": BASELINE_VERSION,
+        "tool": {"name": "portability", "version": __version__},
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "findings": sorted((entry.__dict__ for entry in entries), key=lambda e: tuple(e.values())),
+    }
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    return len(entries)
+
+
+def read_baseline(path: Path, source: str = "--baseline") -> list[Entry]:
+    """The entries of a baseline file; a missing or malformed one is a one-line error."""
+    try:
+        document = json.loads(path.read_text())
+        if document.get("baseline_version") != BASELINE_VERSION:
+            raise ValueError(f"baseline_version {document.get('baseline_version')!r} is not {BASELINE_VERSION}")
+        return [Entry(**entry) for entry in document["findings"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ConfigError(
+            detail=f"{source} {str(path)!r}: not a portability baseline ({error}); write one with "
+            "`portability baseline REPORT.json`"
+        ) from None
+
+
+def apply(findings: list[Finding], entries: list[Entry], project_dir: Path) -> list[Finding]:
+    """Mark the findings the baseline knows (level note); return the PT107 note for entries gone, if any."""
+    remaining = Counter(entries)
+    for finding in findings:
+        entry = Entry.of(finding.to_dict(), project_dir)
+        if remaining[entry] > 0 and not finding.details.get("declared"):
+            remaining[entry] -= 1
+            finding.details.update(severity=NOTE, baseline="known")
+            finding.message = f"known (in the baseline): {finding.message}"
+    gone = list(remaining.elements())
+    if not gone:
+        return []
+    listed = "; ".join(entry.describe() for entry in gone[:10]) + ("; …" if len(gone) > 10 else "")
+    return [
+        Finding(
+            kind="baseline_resolved",
+            location=None,
+            message=f"{len(gone)} finding(s) of the baseline no longer happen: {listed}",
+            backends={},
+            details={"gone": [entry.__dict__ for entry in gone]},
+        )
+    ]
