@@ -6,6 +6,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -19,7 +20,7 @@ from harness.errors import EXIT_INTERRUPTED, PortabilityError
 from harness.report.formats import report_options, report_paths_from
 from harness.report.terminal import make_console
 from harness.results import WorkerResults, read_results
-from harness.vendors import target_order
+from harness.vendors import target_order, vendor_for_target
 
 
 def _interrupt_on_sigterm(signum: int, frame: object) -> None:
@@ -280,6 +281,14 @@ def _merged_hash_seed(files: list[WorkerResults]) -> int | None:
     return next(iter(seeds.values()), None)
 
 
+def _no_results_file(name: str) -> Any:
+    """A backend named in report's --backends whose job wrote no results file."""
+    from harness.backends import CRASHED, BackendStatus
+
+    reason = "no results file for it: its job ended before pytest wrote one (see that job's log)"
+    return BackendStatus(name, vendor_for_target(name).django_vendor, None, None, CRASHED, reason=reason)
+
+
 def _results_files_in(results_dir: str | None) -> list[Path]:
     """The *.jsonl files of report's --results-dir."""
     if results_dir is None:
@@ -296,10 +305,14 @@ def _results_files_in(results_dir: str | None) -> list[Path]:
 @click.argument("results", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--results-dir", metavar="DIR", help="Read every *.jsonl file in this folder.")
 @click.option("--json", "json_path", metavar="FILE", help="Write the JSON report here.")
+@click.option(
+    "--backends",
+    help="Comma-separated targets that must have a results file (a job that wrote none is crashed, PT102).",
+)
 @report_options
 @baseline_option
 @fail_on_option
-def report(results, results_dir, json_path, baseline, fail_on, **reports) -> None:
+def report(results, results_dir, backends, json_path, baseline, fail_on, **reports) -> None:
     """Merge results files written by `pytest --portability-results` (one per backend) into one report.
 
     [tool.portability] fail_on is read from the current directory's pyproject.toml.
@@ -311,6 +324,7 @@ def report(results, results_dir, json_path, baseline, fail_on, **reports) -> Non
     console = make_console()
     try:
         threshold = resolve_fail_on(fail_on, read_pyproject(Path.cwd()))
+        expected_backends = check_setting("backends", backends, "--backends") if backends is not None else []
         report_paths = {
             "json": check_output_file("--json", json_path),
             **check_report_paths(report_paths_from(reports)),
@@ -327,11 +341,12 @@ def report(results, results_dir, json_path, baseline, fail_on, **reports) -> Non
         settle_findings(comparison, files, table.get("expected", {}), resolve_baseline(baseline, table, Path.cwd()))
     except PortabilityError as error:
         _fail(error)
-    backends = [derive_status(results_file) for results_file in files]
-    comparison.findings.extend(partial_results_findings(backends))
-    code = exit_code(comparison, backends, threshold)
-    render_report(console, backends, comparison, threshold)
-    write_report_files(console, report_paths, backends, comparison, code, hash_seed)
+    statuses = [derive_status(results_file) for results_file in files]
+    statuses += [_no_results_file(name) for name in expected_backends if name not in {f.target for f in files}]
+    comparison.findings.extend(partial_results_findings(statuses))
+    code = exit_code(comparison, statuses, threshold)
+    render_report(console, statuses, comparison, threshold)
+    write_report_files(console, report_paths, statuses, comparison, code, hash_seed)
     sys.exit(code)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,8 +38,10 @@ def worker_command(app: str | None, paths: list[str] | None) -> Any:
         ]
         if app:
             arguments += ["--check-app", app]
-        for path in paths or []:
-            arguments += ["--check-path", path]
+        if paths is not None:
+            # An empty list checks nothing (no migration changed): the migrations are still applied, and the
+            # schema and the models still compared.
+            arguments += ["--check-paths", json.dumps(paths)]
         return arguments
 
     return command
@@ -60,9 +64,20 @@ def changed_migration_files(project_dir: Path, since: str) -> list[str]:
         {
             name
             for name in names
-            if "/migrations/" in f"/{name}" and name.endswith(".py") and not name.endswith("__init__.py")
+            if "/migrations/" in f"/{name}"
+            and name.endswith(".py")
+            and not name.endswith("__init__.py")
+            and _defines_a_migration(project_dir / name)
         }
     )
+
+
+def _defines_a_migration(path: Path) -> bool:
+    """Is this file a Django migration (not any module of a package named migrations, nor a deleted file)?"""
+    try:
+        return re.search(r"^class Migration\(", path.read_text(errors="replace"), re.MULTILINE) is not None
+    except OSError:
+        return False
 
 
 def run_migrations_check(
@@ -120,7 +135,6 @@ def run_lint(
 ) -> list[Finding]:
     """The static lint rules, run once in a child process with the project's settings, for ``servers``
     (target → the product and version it reached, or (None, None): what the target expects)."""
-    import json
 
     command = [
         sys.executable,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import io
+import json
 import os
 import platform
 import time
@@ -37,7 +38,9 @@ def main() -> None:
     parser.add_argument("--target", required=True)
     parser.add_argument("--results", required=True, type=Path)
     parser.add_argument("--check-app", help="check only this app's migrations")
-    parser.add_argument("--check-path", action="append", default=None, help="check only migrations in these files")
+    parser.add_argument(
+        "--check-paths", type=json.loads, default=None, help="check only the migrations in these files (JSON list)"
+    )
     args = parser.parse_args()
     # Stop (and drop the test database) when `portability` dies or is interrupted.
     lifeline.install()
@@ -49,7 +52,7 @@ def main() -> None:
     # The finish record is written only when the check ran to its end: a worker that raised,
     # crashed or was stopped leaves its results without one, and is reported as partial.
     token = os.environ.get(ENV_RUN_TOKEN) or new_run_token()
-    MigrationCheck(target, token, writer, args.check_app, args.check_path).run()
+    MigrationCheck(target, token, writer, args.check_app, args.check_paths).run()
     writer.write("finish", exitstatus=0, duration=round(time.monotonic() - started, 3))
     writer.close()
 

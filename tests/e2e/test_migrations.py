@@ -233,6 +233,21 @@ def test_plan_shows_each_backends_sql_and_since_limits_the_check(tmp_path: Path)
     assert "shop.0002_item_size" in result.stdout
     assert "shop.0001_initial" not in result.stdout  # applied to reach the start, not checked
 
+    # Once committed, nothing changed since HEAD: nothing is checked (a module of a package named migrations
+    # that is not Django's does not count), but the models are still compared with the migrations.
+    (project / "tools/migrations").mkdir(parents=True)
+    (project / "tools/migrations/steps.py").write_text("STEPS = ['size']\n")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "size"], check=True)
+    (project / "tools/migrations/steps.py").write_text("STEPS = ['size', 'colour']\n")
+    (project / "shop/models.py").write_text(
+        (project / "shop/models.py").read_text() + "    colour = models.CharField(max_length=9, default='')\n"
+    )
+    result, report = check(project, "--plan", "--since", "HEAD")
+    assert "checking 0 migration file(s) changed since HEAD: -" in result.stdout, result.output
+    assert "shop.0002_item_size" not in result.stdout
+    assert [finding["code"] for finding in report["findings"]] == ["PM104"], result.output
+
 
 def test_a_bad_since_revision_is_one_line_and_exit_2(tmp_path: Path) -> None:
     project = write_project(

@@ -93,3 +93,22 @@ def test_a_file_from_another_portability_version_is_refused_in_one_line(project:
     assert result.returncode == 2, result.output
     [line] = result.stderr.strip().splitlines()
     assert str(results) in line and "portability 0.0.1" in line and "Traceback" not in result.output
+
+
+def test_a_named_backend_without_a_results_file_is_crashed(project: Path, tmp_path: Path) -> None:
+    """A CI job that died before pytest wrote anything must not let the merged report go green."""
+    results = tmp_path / "sqlite.jsonl"
+    pytest_job(project, "sqlite", results)
+    report_path = tmp_path / "merged.json"
+    result = run_portability(
+        "report", str(results), "--backends", "sqlite,postgresql", "--json", str(report_path), "--fail-on", "error",
+        cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 1, result.output
+    report = read_json(report_path)
+    assert {backend["name"]: backend["status"] for backend in report["backends"]} == {
+        "sqlite": "ran",
+        "postgresql": "crashed",
+    }
+    [partial] = [finding for finding in report["findings"] if finding["code"] == "PT102"]
+    assert "no results file" in partial["backends"]["postgresql"]["message"]
