@@ -294,8 +294,7 @@ def write_report_files(
         return
     report = build_report(backends, comparison, exit_code, hash_seed)
     for report_format, path in write_reports(paths, report):
-        label = "JSON" if report_format.name == "json" else report_format.name.capitalize().replace("Html", "HTML")
-        console.print(f"{label} report: {path}", markup=False)
+        console.print(f"{report_format.label} report: {path}", markup=False)
 
 
 def _raise_on_pytest_usage_error(workers: list[Worker]) -> None:

@@ -19,7 +19,8 @@ import click
 
 @dataclass(frozen=True)
 class ReportFormat:
-    name: str  # the option is --NAME; the setting in [tool.portability] reports is NAME
+    name: str  # the option is --NAME
+    label: str  # as the terminal names the file it wrote
     module: str  # harness.report.<module>.write(path, report)
     help: str
 
