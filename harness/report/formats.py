@@ -34,15 +34,21 @@ class ReportFormat:
 
 
 FORMATS: tuple[ReportFormat, ...] = (
-    ReportFormat("json", "json_report", "Write the JSON report here."),
+    ReportFormat("json", "JSON", "json_report", "Write the JSON report here."),
     ReportFormat(
-        "junit", "junit", "Write a JUnit XML report here (one testcase per test and backend, and per finding)."
+        "junit",
+        "JUnit",
+        "junit",
+        "Write a JUnit XML report here (one testcase per test and backend, and per finding).",
     ),
-    ReportFormat("sarif", "sarif", "Write a SARIF 2.1.0 report here (code scanning)."),
+    ReportFormat("sarif", "SARIF", "sarif", "Write a SARIF 2.1.0 report here (code scanning)."),
     ReportFormat(
-        "markdown", "markdown", "Write a Markdown summary here (a pull-request comment, $GITHUB_STEP_SUMMARY)."
+        "markdown",
+        "Markdown",
+        "markdown",
+        "Write a Markdown summary here (a pull-request comment, $GITHUB_STEP_SUMMARY).",
     ),
-    ReportFormat("html", "html", "Write a self-contained HTML report here."),
+    ReportFormat("html", "HTML", "html", "Write a self-contained HTML report here."),
 )
 BY_NAME = {report_format.name: report_format for report_format in FORMATS}
 
