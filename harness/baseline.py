@@ -27,6 +27,9 @@ from harness.findings import NOTE, Finding
 BASELINE_VERSION = 1
 DEFAULT_FILE = "portability-baseline.json"
 _LINE_NUMBER = re.compile(r"(?<=\.py):\d+|\bline \d+")
+KNOWN_PREFIX = "known (in the baseline): "
+# Findings about the run itself or about declarations, never the code: not baselined.
+NOT_BASELINED = frozenset({"setup_failure", "unexpected_success", "unused_declaration", "baseline_resolved"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Entry:
         path, line = location.get("path") or "", location.get("line")
         site = _source_line(project_dir / path, line) if path and line else None
         if site is None:
-            site = _LINE_NUMBER.sub("", finding.get("message", ""))
+            site = _LINE_NUMBER.sub("", finding.get("message", "").removeprefix(KNOWN_PREFIX))
         return cls(finding["code"], finding.get("test") or "", path, site)
 
     def describe(self) -> str:
@@ -70,7 +73,11 @@ def write_baseline(report_paths: list[Path], output: Path, project_dir: Path) ->
             raise ConfigError(
                 detail=f"{path}: not a portability JSON report ({error}): pass a file written by --json"
             ) from None
-        entries += [Entry.of(finding, project_dir) for finding in findings]
+        entries += [
+            Entry.of(finding, project_dir)
+            for finding in findings
+            if finding.get("kind") not in NOT_BASELINED and not finding.get("details", {}).get("declared")
+        ]
     output.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "baseline_version": BASELINE_VERSION,
@@ -96,15 +103,16 @@ def read_baseline(path: Path, source: str = "--baseline") -> list[Entry]:
         ) from None
 
 
-def apply(findings: list[Finding], entries: list[Entry], project_dir: Path) -> list[Finding]:
-    """Mark the findings the baseline knows (level note); return the PT107 note for entries gone, if any."""
-    remaining = Counter(entries)
+def apply(findings: list[Finding], entries: list[Entry], project_dir: Path, family: str) -> list[Finding]:
+    """Mark the findings the baseline knows (level note); return the PT107 note for its entries of this
+    command's ``family`` of codes ("PT": run and report, "PM": migrations) that are gone, if any."""
+    remaining = Counter(entry for entry in entries if entry.code.startswith(family))
     for finding in findings:
         entry = Entry.of(finding.to_dict(), project_dir)
         if remaining[entry] > 0 and not finding.details.get("declared"):
             remaining[entry] -= 1
             finding.details.update(severity=NOTE, baseline="known")
-            finding.message = f"known (in the baseline): {finding.message}"
+            finding.message = f"{KNOWN_PREFIX}{finding.message}"
     gone = list(remaining.elements())
     if not gone:
         return []

@@ -273,12 +273,13 @@ def settle_findings(
     expected: dict[str, Any],
     baseline_entries: list[Any] | None,
     project_dir: Path = Path(),
+    family: str = "PT",
 ) -> None:
     """What the project declared and what its baseline knows: those findings become notes; stale declarations
     and baseline entries are reported (run, migrations and report alike)."""
     declarations.apply_to_run(comparison, results, expected)
     if baseline_entries is not None:
-        comparison.findings.extend(baseline.apply(comparison.findings, baseline_entries, project_dir))
+        comparison.findings.extend(baseline.apply(comparison.findings, baseline_entries, project_dir, family))
 
 
 def write_report_files(

@@ -440,3 +440,37 @@ def test_a_default_auto_field_change_is_one_finding_with_its_own_advice(tmp_path
         "change): author, book, shelf"
     )
     assert "default_auto_field" in finding["hint"] and finding["severity"] == "warning"
+
+
+def test_mariadb_hashes_long_unique_keys_but_not_primary_keys_or_plain_indexes(tmp_path: Path) -> None:
+    """MariaDB 10.4+ enforces a UNIQUE constraint of any length through a hidden hash (MDEV-371): TEXT and
+    over-long unique keys are fine there, as tried on this machine's MariaDB 10.11 (a TEXT primary key still
+    fails with 1170, a plain index over 3072 bytes with 1071); MySQL refuses all of them."""
+    operations = """\
+migrations.CreateModel("Doc", fields=[
+    ("id", models.AutoField(primary_key=True)),
+    ("body", models.TextField(unique=True)),
+    ("a", models.CharField(max_length=900)),
+    ("b", models.CharField(max_length=100)),
+], options={"unique_together": {("a", "b")}, "indexes": [models.Index(fields=["a", "b"], name="doc_a_b")]}),
+migrations.CreateModel("Page", fields=[("text", models.TextField(primary_key=True))]),
+"""
+    path, source = migration("0001_initial", None, operations)
+    project = write_project(tmp_path / "project", {"shop/migrations/__init__.py": "", path: source})
+    findings = run_lint(project, "--server", "mysql=MySQL:8.4.3", "--server", "mariadb=MariaDB:10.11.9")
+    hits = {
+        hit.split(": ", 1)[-1] if i == 0 else hit for f in findings for i, hit in enumerate(f["message"].split("; "))
+    }
+    assert (
+        "unique=True on Doc.body keys the TextField column(s) body: mysql cannot index TEXT/BLOB without a prefix "
+        "length (error 1170)" in hits
+    )
+    assert (
+        "primary_key=True on Page.text keys the TextField column(s) text: mysql, mariadb cannot index TEXT/BLOB "
+        "without a prefix length (error 1170)" in hits
+    )
+    assert "unique_together ('a', 'b') is a 4000-byte key under utf8mb4, over mysql's 3072 (error 1071)" in hits
+    assert "index doc_a_b is a 4000-byte key under utf8mb4, over mysql, mariadb's 3072 (error 1071)" in hits
+    # Before 10.4 MariaDB refuses them like MySQL.
+    older = " ".join(f["message"] for f in run_lint(project, "--server", "mariadb=MariaDB:10.3.39"))
+    assert "Doc.body keys the TextField column(s) body: mariadb cannot" in older

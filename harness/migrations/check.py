@@ -116,7 +116,7 @@ def run_migrations_check(
     backends = [statuses[target.name] for target in config.targets]
     findings += partial_results_findings(backends)
     comparison = Comparison(backends=[result.target for result in results], findings=findings)
-    settle_findings(comparison, [], config.expected, config.baseline, config.project_dir)
+    settle_findings(comparison, [], config.expected, config.baseline, config.project_dir, family="PM")
     code = exit_code(comparison, backends, config.fail_on)
     render_migration_backends(console, backends)
     if show_plan:

@@ -244,6 +244,12 @@ class Key:
     unique: bool
     explicit: bool  # an Index/constraint/together option rather than a field's db_index/unique
     what: str  # for messages
+    primary: bool = False  # the primary key (no server builds that one as a hash)
+
+    def hashed_on(self, facts: ServerFacts) -> bool:
+        """Does this server enforce the key as a hash of the values (MariaDB 10.4+ for a unique key of any
+        length), so that neither TEXT columns nor the key's length limit it?"""
+        return self.unique and not self.primary and bool(facts.long_unique_constraints)
 
 
 def _resolve(ctx: OpContext, model: str, names: Iterable[str], extra: dict[str, Any] | None = None) -> tuple:
@@ -258,7 +264,8 @@ def _keys(ctx: OpContext) -> Iterator[Key]:
         if getattr(field, "many_to_many", False):
             continue
         if field.unique and not (old is not None and old.unique):
-            yield Key(model, ((name, field),), True, False, f"unique=True on {model}.{name}")
+            what = f"{'primary_key' if field.primary_key else 'unique'}=True on {model}.{name}"
+            yield Key(model, ((name, field),), True, False, what, primary=bool(field.primary_key))
         elif field.db_index and not field.unique and not (old is not None and old.db_index):
             yield Key(model, ((name, field),), False, False, f"db_index=True on {model}.{name}")
     if kind == "CreateModel":
@@ -414,8 +421,10 @@ def index_on_textfield(ctx: OpContext) -> Iterator[Hit]:
     for key in _keys(ctx):
         types = {name: _internal_type(field) for name, field in key.fields}
         servers = ctx.servers_where(
-            lambda facts, types=types: (
-                not facts.supports_index_on_text_field and set(types.values()) & facts.unkeyable_field_types
+            lambda facts, types=types, key=key: (
+                not facts.supports_index_on_text_field
+                and set(types.values()) & facts.unkeyable_field_types
+                and not key.hashed_on(facts)
             )
         )
         if not servers:
@@ -465,7 +474,7 @@ def key_too_long(ctx: OpContext) -> Iterator[Hit]:
         over: dict[tuple[int, int], list[str]] = {}
         for target, facts in ctx.servers.items():
             size = sum(_key_bytes(field, facts) for _, field in key.fields)
-            if facts.max_key_bytes is not None and size > facts.max_key_bytes:
+            if facts.max_key_bytes is not None and size > facts.max_key_bytes and not key.hashed_on(facts):
                 over.setdefault((size, facts.max_key_bytes), []).append(target)
         for (size, limit), targets in over.items():
             yield Hit(
@@ -808,7 +817,9 @@ def _one_per_rule(findings: list[tuple[LintFinding, Hit]], servers: Servers) -> 
         if pattern:
             message = pattern.format(count=len(hits), subjects=", ".join(hit.subject for _, hit in hits))
         else:
-            message = f"{len(hits)} operations: " + "; ".join(finding.message for finding, _ in hits)
+            operations = len({finding.operation for finding, _ in hits})
+            listed = "; ".join(finding.message for finding, _ in hits)
+            message = f"{operations} operations: {listed}" if operations > 1 else listed
         concerned = {target for finding, _ in hits for target in finding.targets}
         severities = {finding.severity for finding, _ in hits}
         merged.append(

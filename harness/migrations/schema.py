@@ -419,8 +419,8 @@ def _describe_constraint(constraint: ConstraintInfo) -> str:
     text = f"{kind} {columns}"
     if constraint.references:
         text += f" -> {constraint.references[0]}.{constraint.references[1]}"
-    if constraint.condition:
-        text = f"{kind} {constraint.name} {columns} conditional"
+    if constraint.condition:  # partial (a condition) or over expressions (no columns)
+        text = f"{kind} {constraint.name} {columns}" + (" conditional" if constraint.columns else "")
     return text
 
 

@@ -52,7 +52,8 @@ def render_backends(console: Console, backends: list[BackendStatus]) -> None:
     console.print(table)
     for backend in backends:
         if backend.reason:
-            console.print(f"  {backend.name}: {backend.status} at {backend.url}: {backend.reason}", markup=False)
+            where = f" at {backend.url}" if backend.url else ""
+            console.print(f"  {backend.name}: {backend.status}{where}: {backend.reason}", markup=False)
 
 
 def partial_backends(backends: list[BackendStatus]) -> list[BackendStatus]:

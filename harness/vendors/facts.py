@@ -112,6 +112,9 @@ class Product:
     key_bytes_per_char: ClassVar[int] = 4
     fixed_key_bytes: ClassVar[dict[str, int]] = {}
     unkeyable_field_types: ClassVar[frozenset[str]] = frozenset()
+    # Is a UNIQUE constraint of any length (TEXT columns, keys over max_key_bytes) enforced with a hash of the
+    # values, as MariaDB does since 10.4 (not for a primary key)?
+    long_unique_constraints: ClassVar[Versions | bool] = False
     # May a TEXT/BLOB/JSON column have a literal default?
     literal_default_on_text: ClassVar[Versions | bool] = True
 

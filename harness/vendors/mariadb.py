@@ -22,6 +22,8 @@ class MariaDB(MySQL):
 class MariaDBProduct(MySQLProduct):
     name = "MariaDB"
     regex_dialect = "PCRE2"
+    # UNIQUE on TEXT or longer than 3072 bytes (MDEV-371): enforced through a hidden hash column.
+    long_unique_constraints = since("10.4")
     # A literal default on TEXT/BLOB/JSON since 10.2.1 (Django 5.2 supports 10.5+).
     literal_default_on_text = True
     sql_lacking = {
