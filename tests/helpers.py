@@ -150,3 +150,28 @@ def server_databases(target: str, like: str = "%") -> set[str]:
 def server_test_databases(target: str) -> set[str]:
     """Names of every ``test_%`` database on the local server behind ``target``."""
     return server_databases(target, "test\\_%")
+
+
+def pytest_job(project: Path, target: str, results: Path, hash_seed: str | None = None) -> str:
+    """One CI job: plain pytest on one backend of a write_project project (tests in tests.py), with the
+    harness's plugin writing its results file; its output."""
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--ds",
+        "settings",
+        "-o",
+        "python_files=tests.py",
+    ]
+    command += ["--portability-target", target, "--portability-results", str(results)]
+    urls = dict(argument.split("=", 1) for argument in server_urls(target)[1::2])
+    if target in urls:
+        command += ["--portability-url", urls[target]]
+    environment = {**os.environ, "PYTHONPATH": str(project), **({"PYTHONHASHSEED": hash_seed} if hash_seed else {})}
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    completed = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600, env=environment)
+    assert completed.returncode in (0, 1), completed.stdout + completed.stderr
+    return completed.stdout

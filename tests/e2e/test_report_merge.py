@@ -9,16 +9,14 @@ one line naming the file. (A file without its finish record: tests/e2e/test_exit
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import helpers
 from tests.e2e.test_queries import MODELS, TESTS
-from tests.helpers import ALL_THREE, read_json, run_portability, run_with_report, server_urls, write_project
+from tests.helpers import ALL_THREE, read_json, run_portability, run_with_report, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -26,26 +24,7 @@ HASH_SEED = "1234"
 
 
 def pytest_job(project: Path, target: str, results: Path) -> None:
-    """One CI job: plain pytest on one backend with the harness's plugin writing its results file."""
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "--ds",
-        "settings",
-        "-o",
-        "python_files=tests.py",
-    ]
-    command += ["--portability-target", target, "--portability-results", str(results)]
-    urls = dict(argument.split("=", 1) for argument in server_urls(target)[1::2])
-    if target in urls:
-        command += ["--portability-url", urls[target]]
-    environment = {**os.environ, "PYTHONPATH": str(project), "PYTHONHASHSEED": HASH_SEED}
-    environment.pop("DJANGO_SETTINGS_MODULE", None)
-    completed = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600, env=environment)
-    assert completed.returncode in (0, 1), completed.stdout + completed.stderr
+    helpers.pytest_job(project, target, results, hash_seed=HASH_SEED)
 
 
 def comparable(report: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ALL_THREE, REPO, read_json, run_portability, run_with_report, server_urls, write_project
+from tests.helpers import (
+    ALL_THREE,
+    REPO,
+    pytest_job,
+    read_json,
+    run_portability,
+    run_with_report,
+    server_urls,
+    write_project,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -229,37 +238,10 @@ def test_pytest_arguments_after_double_dash_select_tests(tmp_path: Path) -> None
 def test_plugin_results_from_separate_pytest_runs_merge_into_one_report(tmp_path: Path) -> None:
     """The CI use: one plain pytest job per backend, then `portability report` on the files."""
     project = write_project(tmp_path / "merge", OVERFLOW_PROJECT)
-    urls = {"postgresql": server_urls("postgresql")[1].split("=", 1)[1]}
     files = []
     for target in ("sqlite", "postgresql"):
         results = tmp_path / f"{target}.jsonl"
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--ds",
-            "settings",
-            "-o",
-            "python_files=tests.py",
-            "--portability-target",
-            target,
-            "--portability-results",
-            str(results),
-        ]
-        if target in urls:
-            command += ["--portability-url", urls[target]]
-        completed = subprocess.run(
-            command,
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**__import__("os").environ, "PYTHONPATH": str(project)},
-        )
-        assert completed.returncode in (0, 1), completed.stdout + completed.stderr
-        assert f"portability: target {target}" in completed.stdout
+        assert f"portability: target {target}" in pytest_job(project, target, results)
         files.append(str(results))
     report_path = tmp_path / "merged.json"
     result = run_portability("report", *files, "--json", str(report_path), cwd=project)
