@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from harness.report import html as html_report
 from harness.report.formats import BY_NAME
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +38,8 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RUN_REPORT = FIXTURES / "reports_run_queries.json"
 MIGRATIONS_REPORT = FIXTURES / "reports_migrations_import_export.json"
-SCREENSHOT_COPY = Path("/tmp/samples/report-html.png")
+# Where the screenshot is left for people and CI to look at (the repository's test-artifacts/ unless set).
+SCREENSHOT_COPY = Path(os.environ.get("PORTABILITY_TEST_ARTIFACTS") or REPO / "test-artifacts") / "report-html.png"
 PAGE_SIZE = 200  # findings and tests the page renders before "show more"
 READY_BOUND_S = 5.0  # generous: a responsiveness check, not a benchmark
 XSS = "<script>alert(1)</script>"
