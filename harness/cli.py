@@ -97,7 +97,7 @@ def main() -> None:
     "--numprocesses",
     metavar="N|auto",
     help="Run each backend's tests in N pytest-xdist processes, each with its own test database (auto: the CPUs "
-    "shared among the backends that run at once; 1 means no xdist).",
+    "shared among the backends that run at once, and no xdist when that comes to 1; 0: no xdist).",
 )
 @click.option(
     "--reuse-db",
