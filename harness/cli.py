@@ -315,7 +315,7 @@ def _results_files_in(results_dir: str | None) -> list[Path]:
 def report(results, results_dir, backends, json_path, baseline, fail_on, **reports) -> None:
     """Merge results files written by `pytest --portability-results` (one per backend) into one report.
 
-    [tool.portability] fail_on is read from the current directory's pyproject.toml.
+    [tool.portability] fail_on, expected and baseline are read from the current directory's pyproject.toml.
     """
     from harness.backends import derive_status, exit_code, partial_results_findings
     from harness.report.terminal import render_report
