@@ -138,12 +138,15 @@ def _live_facts(target: str, url: str) -> dict:
 )
 def test_offline_facts_are_what_django_says_on_the_real_server(target: str, url: str) -> None:
     live = _live_facts(target, url)
-    offline = facts_for(live["product"], live["version"])
     assert live["product"] == vendor_for_target(target).product
+    _assert_offline_facts_match(live)
+
+
+def _assert_offline_facts_match(live: dict) -> None:
+    offline = facts_for(live["product"], live["version"])
     for fact in DJANGO_FACTS:
         expected = live["django"][fact]
-        expected = tuple(expected) if isinstance(expected, list) else expected
-        assert getattr(offline, fact) == expected, fact
+        assert getattr(offline, fact) == (tuple(expected) if isinstance(expected, list) else expected), fact
 
 
 def test_query_hints_come_from_the_product_reached() -> None:
@@ -204,7 +207,4 @@ def test_offline_facts_are_what_django_says_on_embedded_postgresql(major: str, m
         server = embedded.ensure_running(major)
         live = _live_facts("postgresql", server.url)
     assert live["version"].startswith(f"{major}.")
-    offline = facts_for("PostgreSQL", live["version"])
-    for fact in DJANGO_FACTS:
-        expected = live["django"][fact]
-        assert getattr(offline, fact) == (tuple(expected) if isinstance(expected, list) else expected), fact
+    _assert_offline_facts_match(live)
