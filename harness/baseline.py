@@ -17,6 +17,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,13 @@ class Entry:
     site: str  # the call site's source line (stripped), or the message without line numbers
 
     @classmethod
-    def of(cls, finding: dict[str, Any], project_dir: Path) -> Entry:
-        """The entry of a finding (a JSON report's dict, or Finding.to_dict())."""
-        location = finding.get("location") or {}
-        path, line = location.get("path") or "", location.get("line")
+    def of(cls, code: str, test: str | None, location: dict[str, Any] | None, message: str, project_dir: Path) -> Entry:
+        """The entry of a finding, from its code, test, location and message."""
+        path, line = (location or {}).get("path") or "", (location or {}).get("line")
         site = _source_line(project_dir / path, line) if path and line else None
         if site is None:
-            site = _LINE_NUMBER.sub("", finding.get("message", "").removeprefix(KNOWN_PREFIX))
-        return cls(finding["code"], finding.get("test") or "", path, site)
+            site = _LINE_NUMBER.sub("", message.removeprefix(KNOWN_PREFIX))
+        return cls(code, test or "", path, site)
 
     def describe(self) -> str:
         where = " @ ".join(part for part in (self.test, self.path) if part)
@@ -55,11 +55,17 @@ class Entry:
 
 
 def _source_line(path: Path, line: int) -> str | None:
+    lines = _source_lines(path)
+    return lines[line - 1].strip() if lines is not None and 0 < line <= len(lines) else None
+
+
+@lru_cache(maxsize=256)
+def _source_lines(path: Path) -> list[str] | None:
+    """A source file's lines, read once for all the findings in it."""
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        return path.read_text(errors="replace").splitlines()
     except OSError:
         return None
-    return lines[line - 1].strip() if 0 < line <= len(lines) else None
 
 
 def write_baseline(report_paths: list[Path], output: Path, project_dir: Path) -> int:
@@ -74,7 +80,9 @@ def write_baseline(report_paths: list[Path], output: Path, project_dir: Path) ->
                 detail=f"{path}: not a portability JSON report ({error}): pass a file written by --json"
             ) from None
         entries += [
-            Entry.of(finding, project_dir)
+            Entry.of(
+                finding["code"], finding.get("test"), finding.get("location"), finding.get("message", ""), project_dir
+            )
             for finding in findings
             if finding.get("kind") not in NOT_BASELINED and not finding.get("details", {}).get("declared")
         ]
@@ -108,7 +116,7 @@ def apply(findings: list[Finding], entries: list[Entry], project_dir: Path, fami
     command's ``family`` of codes ("PT": run and report, "PM": migrations) that are gone, if any."""
     remaining = Counter(entry for entry in entries if entry.code.startswith(family))
     for finding in findings:
-        entry = Entry.of(finding.to_dict(), project_dir)
+        entry = Entry.of(finding.code, finding.test, finding.location, finding.message, project_dir)
         if remaining[entry] > 0 and not finding.details.get("declared"):
             remaining[entry] -= 1
             finding.details.update(severity=NOTE, baseline="known")

@@ -323,7 +323,9 @@ def report(results, results_dir, backends, json_path, baseline, fail_on, **repor
 
     console = make_console()
     try:
-        threshold = resolve_fail_on(fail_on, read_pyproject(Path.cwd()))
+        table = read_pyproject(Path.cwd())
+        threshold = resolve_fail_on(fail_on, table)
+        baseline_entries = resolve_baseline(baseline, table, Path.cwd())
         expected_backends = check_setting("backends", backends, "--backends") if backends is not None else []
         report_paths = {
             "json": check_output_file("--json", json_path),
@@ -337,8 +339,7 @@ def report(results, results_dir, backends, json_path, baseline, fail_on, **repor
         hash_seed = _merged_hash_seed(files)
         # Reads the query records test by test: a broken one is found (and refused) here.
         comparison = compare(files)
-        table = read_pyproject(Path.cwd())
-        settle_findings(comparison, files, table.get("expected", {}), resolve_baseline(baseline, table, Path.cwd()))
+        settle_findings(comparison, files, table.get("expected", {}), baseline_entries)
     except PortabilityError as error:
         _fail(error)
     statuses = [derive_status(results_file) for results_file in files]

@@ -275,22 +275,14 @@ def _check_file(setting: Setting, value: object, as_text: bool, project_dir: Pat
 
 
 def _check_expected(setting: Setting, value: object, as_text: bool, project_dir: Path | None) -> dict[str, Any]:
-    from harness.declarations import FINDING_KEY, check_marker, check_reason
+    from harness.declarations import check_config_entry
 
     if not isinstance(value, dict):
         raise _Rejected()
     for key, entry in value.items():
         if not isinstance(entry, dict):
             raise _Rejected(f"gives {key!r} a {type(entry).__name__}, not a table", setting.allowed)
-        if "::" in key:
-            expected = {backend: behaviour for backend, behaviour in entry.items() if backend != "reason"}
-            problem = check_marker(expected, entry.get("reason"))
-        elif FINDING_KEY.fullmatch(key.strip()):
-            extra = sorted(set(entry) - {"reason"})
-            problem = f"has {', '.join(extra)}: a finding's entry has only a reason" if extra else None
-            problem = problem or check_reason(entry.get("reason"))
-        else:
-            problem = "is neither a test id (path::Class::test) nor CODE [at PATH[:LINE]]"
+        problem = check_config_entry(key, entry)
         if problem:
             raise _Rejected(f"entry {key!r} {problem}", setting.allowed)
     return value

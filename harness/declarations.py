@@ -74,6 +74,25 @@ def _check_expected(expected: Any) -> str | None:
     return None
 
 
+def check_config_entry(key: str, entry: dict[str, Any]) -> str | None:
+    """What is wrong with one ``[tool.portability.expected]`` entry (None: nothing)."""
+    if "::" in key:
+        return check_marker(_expected_of(entry), entry.get("reason"))
+    if FINDING_KEY.fullmatch(key.strip()):
+        extra = sorted(set(entry) - {"reason"})
+        return (
+            f"has {', '.join(extra)}: a finding's entry has only a reason"
+            if extra
+            else check_reason(entry.get("reason"))
+        )
+    return "is neither a test id (path::Class::test) nor CODE [at PATH[:LINE]]"
+
+
+def _expected_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """A test entry's backends and what each does (every key but ``reason``)."""
+    return {backend: behaviour for backend, behaviour in entry.items() if backend != "reason"}
+
+
 def from_config(table: dict[str, dict[str, Any]]) -> list[Declaration]:
     """The declarations of a checked ``[tool.portability.expected]`` table (see config_schema)."""
     declarations = []
@@ -81,8 +100,7 @@ def from_config(table: dict[str, dict[str, Any]]) -> list[Declaration]:
         source = f"[tool.portability.expected] {key!r}"
         reason = entry.get("reason", "")
         if "::" in key:
-            expected = {backend: value for backend, value in entry.items() if backend != "reason"}
-            declarations.append(Declaration(source, reason, test=key, expected=expected))
+            declarations.append(Declaration(source, reason, test=key, expected=_expected_of(entry)))
         else:
             match = FINDING_KEY.fullmatch(key.strip())
             assert match is not None, key  # checked with the configuration

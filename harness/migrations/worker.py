@@ -24,6 +24,7 @@ from harness.cleanup import install_markers
 from harness.config import Target, env_url_name, hash_seed_from_env
 from harness.databases import ENV_RUN_TOKEN, databases_for_target, new_run_token
 from harness.migrations import RUN_SYNCDB
+from harness.paths import is_library_path
 from harness.probe import probe
 from harness.recorder import describe_database_error
 from harness.results import SCHEMA_VERSION, ResultsWriter
@@ -227,7 +228,7 @@ class MigrationCheck:
         for key in reversed(applied):
             migration = loader.graph.nodes[key]
             # Migration.unapply() replays the operations from the state before the migration.
-            state = loader.project_state((migration.app_label, migration.name), at_end=False)
+            state = loader.project_state(key, at_end=False)
             try:
                 executor.unapply_migration(state, migration)
             except IrreversibleError as error:
@@ -324,9 +325,7 @@ def _error_of(error: BaseException) -> dict[str, Any]:
 def _is_project_app(path: str) -> bool:
     """Is the app the project's own: under the project folder (the worker's working directory) and not an
     installed package? Only the project can add a migration to it."""
-    resolved = Path(path).resolve()
-    installed = {"site-packages", "dist-packages"} & set(resolved.parts)
-    return not installed and resolved.is_relative_to(Path.cwd().resolve())
+    return not is_library_path(path) and Path(path).resolve().is_relative_to(Path.cwd().resolve())
 
 
 def _tables_touched(loader: Any, key: MigrationKey) -> set[str]:

@@ -232,9 +232,14 @@ def django_facts(kind: type[Product], version: Version) -> dict[str, Any]:
         wrapper = _django_wrapper(kind, version)
     except _driver_missing():  # the driver of this backend is not installed: Django cannot say
         return {}
+    return _read_django_facts(wrapper)
+
+
+def _read_django_facts(connection: Any) -> dict[str, Any]:
+    """DJANGO_FACTS of a DatabaseWrapper (an open connection, or one told the server's version)."""
     facts = {}
     for fact, (holder, attribute) in DJANGO_FACTS.items():
-        value = getattr(getattr(wrapper, holder), attribute)
+        value = getattr(getattr(connection, holder), attribute)
         facts[fact] = value() if holder == "ops" else value
     return facts
 
@@ -298,12 +303,4 @@ def facts_of_connection(connection: Any) -> ServerFacts:
     else:
         product, version = "SQLite", sqlite_library_version()
     facts = facts_for(product, version)
-    live = {
-        fact: (
-            getattr(getattr(connection, holder), attribute)()
-            if holder == "ops"
-            else getattr(getattr(connection, holder), attribute)
-        )
-        for fact, (holder, attribute) in DJANGO_FACTS.items()
-    }
-    return ServerFacts(facts.product, facts.version, live)
+    return ServerFacts(facts.product, facts.version, _read_django_facts(connection))
